@@ -1,0 +1,74 @@
+"""Shared fixtures: compile samples once per session, run produced binaries."""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+def run_tinyelf(*args, cwd=None):
+    """Run the tinyelf command line in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "tinyelf", *map(str, args)], cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_exe(path, *args, stdin=b"", as_nobody=False, timeout=10):
+    """Execute a produced binary; return (stdout bytes, exit status)."""
+    cmd = [str(path), *map(str, args)]
+    if as_nobody:
+        cmd = nobody_prefix() + cmd
+    proc = subprocess.run(cmd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout)
+    return proc.stdout, proc.returncode
+
+
+def nobody_prefix():
+    """A command prefix that drops to an unprivileged user (when we are root)."""
+    if os.geteuid() != 0:
+        return []
+    pw = pwd.getpwnam("nobody")
+    return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"]
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("build")
+    os.chmod(d, 0o755)  # let the unprivileged user reach the binaries
+    parent = d.parent
+    while parent != parent.parent:
+        try:
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+        except PermissionError:
+            break
+        if parent == Path("/tmp") or parent == Path(os.environ.get("TMPDIR", "/tmp")):
+            break
+        parent = parent.parent
+    return d
+
+
+@pytest.fixture(scope="session")
+def sample_obj(build_dir):
+    """Compile a sample (by file name) once; return the object's path."""
+    from tinyelf import toolchain
+    cache = {}
+
+    def get(name, extra=()):
+        key = (name, tuple(extra))
+        if key not in cache:
+            src = SAMPLES / name
+            out = build_dir / (name.replace(".", "_") + "_" + str(len(cache)) + ".o")
+            cache[key] = Path(toolchain.compile_source(src, out, extra))
+        return cache[key]
+    return get
+
+
+requires_rustc = pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc not installed")
+requires_ld = pytest.mark.skipif(shutil.which("ld") is None, reason="GNU ld not installed")

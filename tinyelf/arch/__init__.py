@@ -1,0 +1,81 @@
+"""Architecture registry.
+
+Each supported machine is a module ``tinyelf.arch.<name>`` defining an
+:class:`Arch` subclass and registering it here.  Adding i386 or aarch64 means a
+new file, not a new branch in the passes: they ask the arch object for
+e_machine, relocation behaviour, stubs and disassembler modes.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import NamedTuple
+
+from ..errors import UsageError
+
+# Relocation formula kinds shared by all architectures (psABI notation:
+# S symbol, A addend, P place, G GOT slot offset, GOT GOT address, Z size).
+F_NONE = 0       # no-op
+F_ABS = 1        # S + A
+F_PC = 2         # S + A - P
+F_GOTPCREL = 3   # G + GOT + A - P
+F_GOTPC = 4      # GOT + A - P
+F_GOTOFF = 5     # S + A - GOT
+F_GOT = 6        # G + A
+F_SIZE = 7       # Z + A
+
+# overflow checks: none, signed, unsigned, either (GNU ld's "bitfield")
+C_NONE, C_SIGNED, C_UNSIGNED, C_BITFIELD = 0, 1, 2, 3
+
+
+class RelocType(NamedTuple):
+    name: str
+    size: int        # bytes of the field
+    formula: int
+    check: int
+
+#: arch name -> module name; modules are imported only when asked for
+_MODULES = {"x86_64": "x86_64"}
+#: e_machine -> arch name
+_BY_MACHINE = {62: "x86_64"}
+_LOADED: dict = {}
+
+
+class Arch:
+    """Base class: what the passes need to know about one machine."""
+    name: str = ""
+    e_machine: int = 0
+    elf_class: int = 2           # ELFCLASS64
+    default_base: int = 0x400000
+    page_size: int = 4096
+    ptr_size: int = 8
+    #: relocation type -> RelocType; filled by subclasses
+    relocs: dict = {}
+    #: relocation types that mean thread-local storage (for messages)
+    tls_types: frozenset = frozenset()
+
+    def reloc_name(self, rtype: int) -> str:
+        spec = self.relocs.get(rtype)
+        return spec.name if spec else f"relocation type {rtype}"
+
+
+def names() -> list[str]:
+    return sorted(_MODULES)
+
+
+def get(name: str) -> Arch:
+    """The architecture called ``name`` ('x86_64', ...)."""
+    name = name.replace("-", "_")
+    if name in ("x86-64", "amd64"):
+        name = "x86_64"
+    if name not in _MODULES:
+        raise UsageError(f"unknown architecture '{name}' (supported: {', '.join(names())})")
+    if name not in _LOADED:
+        mod = importlib.import_module(f".{_MODULES[name]}", __name__)
+        _LOADED[name] = mod.ARCH
+    return _LOADED[name]
+
+
+def for_machine(e_machine: int):
+    """The architecture for an ELF e_machine value, or None if unsupported."""
+    name = _BY_MACHINE.get(e_machine)
+    return get(name) if name else None

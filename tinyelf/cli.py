@@ -1,0 +1,75 @@
+"""The ``tinyelf`` command line: a thin layer over the library.
+
+Each subcommand lives in ``tinyelf/commands/<name>.py`` with ``register(sub)``
+(add its argparse parser) and ``run(args) -> int``.  Errors from the library
+become ``tinyelf: error: ...`` lines on stderr and exit status 1; no traceback
+reaches the user (set TINYELF_DEBUG=1 to see one for an internal error).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .errors import TinyElfError
+
+#: subcommand modules under tinyelf.commands, in --help order
+COMMANDS = ("pack", "demo")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 1, like every other error
+        raise _UsageExit(f"{message} (see '{self.prog} --help')")
+
+
+class _UsageExit(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = _Parser(prog="tinyelf", description="Link x86-64 objects into the smallest "
+                     "Linux executables that still run.")
+    parser.add_argument("--version", action="version", version=f"tinyelf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        mod = importlib.import_module(f".commands.{name}", __package__)
+        p = mod.register(sub)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def error(msg: str) -> None:
+    for line in str(msg).splitlines() or [""]:
+        print(f"tinyelf: error: {line}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args._run(args)
+    except _UsageExit as exc:
+        error(str(exc))
+        return 1
+    except TinyElfError as exc:
+        for m in exc.messages:
+            error(m)
+        return 1
+    except KeyboardInterrupt:
+        print("tinyelf: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug in tinyelf: one line, not a traceback
+        if os.environ.get("TINYELF_DEBUG"):
+            raise
+        print(f"tinyelf: internal error: {type(exc).__name__}: {exc} "
+              "(a bug in tinyelf; rerun with TINYELF_DEBUG=1 for details and please report it)",
+              file=sys.stderr)
+        return 2
+
+
+def entry() -> None:  # console script
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Pass 3, collect: the sections the program needs (section garbage collection).
+
+Input: a resolved link.  Output: ``link.kept``, every section reachable from
+the entry symbol through relocations (with ``gc_sections`` off: every loadable
+section), in image order: code, read-only data, data, bss, each in input
+order; ``link.dropped`` maps every other loadable section to why it went.
+Errors, all reported at once: the entry symbol is undefined, kept sections
+refer to undefined symbols, the linked objects need constructors or TLS.
+Invariant: every symbol a kept section refers to is defined in a kept
+section, absolute, linker-defined, or an undefined weak reference.
+"""
+from __future__ import annotations
+
+from .elfdefs import SHF_GNU_RETAIN, SHN_UNDEF, STB_WEAK
+from .errors import LinkError, UnsupportedError
+from .model import Link
+
+
+def entry_symbol(link: Link):
+    sym = link.globals.get(link.options.entry)
+    if sym is None or sym.is_undefined:
+        hint = ""
+        if link.options.entry == "_start" and "main" in link.globals and not link.globals["main"].is_undefined:
+            hint = " (the inputs define main: add a _start that calls it)"
+        raise LinkError(f"entry symbol {link.options.entry} is not defined{hint}; "
+                        "define it or choose another with --entry SYM")
+    return sym
+
+
+def collect(link: Link) -> Link:
+    unsupported = []
+    for obj in link.objects:
+        for secname, reason in obj.unsupported.items():
+            unsupported.append(f"{obj.name}: {reason}")
+    if unsupported:
+        raise UnsupportedError(*unsupported)
+
+    entry = entry_symbol(link)
+    order = {id(obj): i for i, obj in enumerate(link.objects)}
+    order[id(link.synthetic)] = len(link.objects)
+    all_secs = [s for obj in link.objects + [link.synthetic] for s in obj.sections if s is not None]
+
+    undefined: dict[str, list[str]] = {}
+    kept = set()
+    if link.options.gc_sections:
+        work = [s for s in all_secs if s.flags & SHF_GNU_RETAIN]
+        if entry.section is not None:
+            work.append(entry.section)
+        kept.update(work)
+        target = link.target
+        while work:
+            sec = work.pop()
+            obj = sec.obj
+            for r_off, _rtype, symidx, _addend in sec.relocs:
+                if symidx == 0:
+                    continue
+                t = target(obj, symidx)
+                tsec = t.section
+                if tsec is not None:
+                    if tsec not in kept:
+                        kept.add(tsec)
+                        work.append(tsec)
+                elif t.shndx == SHN_UNDEF:
+                    if t.bind != STB_WEAK:
+                        undefined.setdefault(t.name, []).append(f"{sec.where()}+{r_off:#x}")
+                elif t.shndx < 0xFF00 and t.obj.sections[t.shndx] is None and t is obj.symbols[symidx]:
+                    undefined.setdefault(t.name or f"section {t.shndx}", []).append(
+                        f"{sec.where()}+{r_off:#x} (refers to a section tinyelf does not load)")
+    else:
+        kept.update(all_secs)
+        for sec in all_secs:
+            for r_off, _rtype, symidx, _addend in sec.relocs:
+                t = link.target(sec.obj, symidx)
+                if symidx and t.shndx == SHN_UNDEF and t.bind != STB_WEAK:
+                    undefined.setdefault(t.name, []).append(f"{sec.where()}+{r_off:#x}")
+
+    if undefined:
+        msgs = []
+        for name, refs in sorted(undefined.items()):
+            more = f" and {len(refs) - 3} more" if len(refs) > 3 else ""
+            msgs.append(f"undefined symbol: {name}, referenced from {', '.join(refs[:3])}{more}")
+        raise LinkError(*msgs)
+
+    link.kept = sorted(kept, key=lambda s: (s.out_class, order[id(s.obj)], s.index))
+    link.dropped = {s: "unreachable from the entry point" for s in all_secs if s not in kept}
+    return link

@@ -1,0 +1,38 @@
+"""The link driver: the passes, in order.  Read this file to see tinyelf.
+
+    read -> resolve -> collect -> scan -> layout -> relocate -> write
+
+Each pass is a function ``Link -> Link`` in a module of its own, with a
+docstring that states what it takes, what it fills in and what holds after.
+"""
+from __future__ import annotations
+
+from . import arch as archmod
+from .collect import collect
+from .layout import layout
+from .model import Link, LinkOptions
+from .read import read
+from .relocate import relocate
+from .resolve import resolve
+from .scan import scan
+from .writer import write
+
+PASSES = (resolve, collect, scan, layout, relocate, write)
+
+
+def run(inputs, options: LinkOptions) -> Link:
+    """Run every pass and return the finished link model (``.output`` holds
+    the file's bytes)."""
+    lk = Link(options=options, arch=archmod.get(options.arch))
+    lk = read(lk, inputs)
+    for p in PASSES:
+        lk = p(lk)
+    return lk
+
+
+def link(inputs, *, entry: str = "_start", base: int | None = None,
+         gc_sections: bool = True, arch: str = "x86_64") -> bytes:
+    """Link ``inputs`` (paths, or ``(name, bytes)`` pairs) into an executable
+    and return its bytes.  Raises :class:`tinyelf.errors.TinyElfError`."""
+    opts = LinkOptions(entry=entry, base=base, gc_sections=gc_sections, arch=arch)
+    return run(inputs, opts).output

@@ -1,0 +1,223 @@
+"""tinyelf's own model of a link: plain dataclasses, no lief objects.
+
+The passes hand a single :class:`Link` from one to the next:
+
+    read -> resolve -> collect -> scan -> layout -> relocate -> write
+
+Each pass fills in the fields documented below and leaves the earlier ones
+alone, so any pass can be inspected (or tested) on its own.
+
+Relocations are kept as plain tuples ``(offset, type, symbol_index, addend)``
+because libcore alone carries 24,000 of them and tuples are the cheapest
+Python value; they are decoded lazily, only for sections that the link keeps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .elfdefs import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS,
+                      SHN_COMMON, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STB_WEAK)
+
+Reloc = tuple  # (offset, type, symbol_index, addend)
+
+# output classes, in image order
+CLASS_TEXT, CLASS_RODATA, CLASS_DATA, CLASS_BSS = 0, 1, 2, 3
+CLASS_NAMES = ("code", "read-only data", "data", "bss")
+
+
+@dataclass(eq=False, slots=True)
+class Section:
+    """One input section (or a section tinyelf synthesises)."""
+    obj: "ObjectFile"
+    index: int
+    name: str
+    type: int
+    flags: int
+    size: int
+    align: int
+    entsize: int = 0
+    data: bytes | memoryview = b""   # empty for SHT_NOBITS
+    group: Optional[str] = None       # COMDAT signature, if in a group
+    _relocs: Optional[list] = None
+    _load_relocs: Optional[Callable[[], list]] = None
+    # filled in by layout
+    addr: int = -1
+    offset: int = -1                  # file offset, -1 when not in the file
+
+    @property
+    def relocs(self) -> list:
+        """The section's relocations, decoded on first use."""
+        if self._relocs is None:
+            self._relocs = self._load_relocs() if self._load_relocs else []
+            self._load_relocs = None
+        return self._relocs
+
+    @property
+    def is_nobits(self) -> bool:
+        return self.type == SHT_NOBITS
+
+    @property
+    def out_class(self) -> int:
+        if self.flags & SHF_EXECINSTR:
+            return CLASS_TEXT
+        if self.type == SHT_NOBITS:
+            return CLASS_BSS
+        if self.flags & SHF_WRITE:
+            return CLASS_DATA
+        return CLASS_RODATA
+
+    @property
+    def is_alloc(self) -> bool:
+        return bool(self.flags & SHF_ALLOC)
+
+    def where(self) -> str:
+        return f"{self.obj.name}:{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<Section {self.where()} size={self.size}>"
+
+
+@dataclass(eq=False, slots=True)
+class Symbol:
+    """One symbol table entry of one object file."""
+    name: str
+    bind: int
+    type: int
+    visibility: int
+    shndx: int
+    value: int
+    size: int
+    obj: "ObjectFile"
+    index: int
+    section: Optional[Section] = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.bind == STB_LOCAL
+
+    @property
+    def is_weak(self) -> bool:
+        return self.bind == STB_WEAK
+
+    @property
+    def is_undefined(self) -> bool:
+        return self.shndx == SHN_UNDEF
+
+    @property
+    def is_common(self) -> bool:
+        return self.shndx == SHN_COMMON
+
+    @property
+    def is_abs(self) -> bool:
+        return self.shndx == SHN_ABS
+
+    def __repr__(self) -> str:
+        return f"<Symbol {self.name} in {self.obj.name}>"
+
+
+@dataclass(eq=False)
+class Group:
+    """A section group (SHT_GROUP); COMDAT groups are deduplicated by signature."""
+    signature: str
+    comdat: bool
+    members: list[int]
+
+
+@dataclass(eq=False)
+class ObjectFile:
+    """A relocatable object, converted from lief (or synthesised).
+
+    ``sections`` is indexed like the file's section header table; entries for
+    sections that carry no loadable content (symbol and string tables,
+    relocation tables, groups) are ``None``.
+    """
+    name: str
+    sections: list
+    symbols: list[Symbol]
+    groups: list[Group] = field(default_factory=list)
+    #: sections the reader saw that tinyelf cannot link (e.g. .init_array);
+    #: name -> reason, checked when the object is part of the link
+    unsupported: dict = field(default_factory=dict)
+    from_archive: bool = False
+    #: sections left out when reading: (name, reason), for the link map
+    ignored: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<ObjectFile {self.name}>"
+
+
+@dataclass
+class LinkOptions:
+    entry: str = "_start"
+    base: Optional[int] = None        # None: the architecture's default
+    gc_sections: bool = True
+    arch: str = "x86_64"
+
+
+@dataclass
+class Segment:
+    """One PT_LOAD as the layout decided it."""
+    offset: int
+    vaddr: int
+    filesz: int
+    memsz: int
+    flags: int
+    align: int = 4096
+
+
+@dataclass
+class Layout:
+    """What the layout pass decided: every number the writer needs."""
+    base: int
+    header_size: int
+    segments: list[Segment]
+    entry: int
+    file_size: int
+    mem_end: int
+    got: Optional[Section] = None
+
+
+@dataclass
+class Link:
+    """The whole link, handed from pass to pass."""
+    options: LinkOptions
+    arch: object = None
+    objects: list[ObjectFile] = field(default_factory=list)
+    archives: list = field(default_factory=list)          # lazily loaded members
+    # resolve
+    globals: dict[str, Symbol] = field(default_factory=dict)
+    synthetic: Optional[ObjectFile] = None
+    # collect
+    kept: list[Section] = field(default_factory=list)
+    dropped: dict = field(default_factory=dict)            # Section -> reason
+    # scan
+    got_symbols: list[Symbol] = field(default_factory=list)
+    relaxed: dict = field(default_factory=dict)             # (Section, offset) -> rewrite
+    got: Optional[Section] = None
+    # layout
+    layout: Optional[Layout] = None
+    # relocate
+    image: Optional[bytearray] = None
+    # write
+    output: Optional[bytes] = None
+
+    def target(self, obj: ObjectFile, symidx: int) -> Symbol:
+        """The symbol a relocation in ``obj`` with ``symidx`` really refers to:
+        local symbols are themselves, global ones the resolved definition (or
+        the undefined reference itself when nothing defines it)."""
+        sym = obj.symbols[symidx]
+        if sym.bind == STB_LOCAL:
+            return sym
+        return self.globals.get(sym.name, sym)
+
+
+def symbol_address(sym: Symbol) -> int:
+    """Final address of a resolved symbol, once the layout has run: its
+    section's address plus its value; its value when absolute; 0 for an
+    undefined (weak) reference."""
+    if sym.section is not None:
+        return sym.section.addr + sym.value
+    if sym.shndx == 0:
+        return 0
+    return sym.value

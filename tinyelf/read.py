@@ -1,0 +1,54 @@
+"""Pass 1, read: input files -> ObjectFiles (and archives, loaded lazily).
+
+Input: paths or ``(name, bytes)`` pairs.  Output: ``link.objects`` (every
+object given directly, in command-line order) and ``link.archives``.
+Invariant: everything in the link model was validated by tinyelf; problems in
+several inputs are reported together.
+"""
+from __future__ import annotations
+
+import os
+
+from .errors import InputError
+from .model import Link
+
+AR_MAGIC = b"!<arch>\n"
+THIN_AR_MAGIC = b"!<thin>\n"
+
+
+def load_input(item) -> tuple[str, bytes]:
+    """A path or a ``(name, bytes)`` pair -> ``(name, bytes)``."""
+    if isinstance(item, tuple):
+        name, data = item
+        return str(name), bytes(data)
+    path = os.fspath(item)
+    try:
+        with open(path, "rb") as f:
+            return path, f.read()
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not an object file") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def read(link: Link, inputs) -> Link:
+    """Read every input into the link model."""
+    from . import lief_reader
+    problems = []
+    for item in inputs:
+        try:
+            name, data = load_input(item)
+            if data.startswith(AR_MAGIC) or data.startswith(THIN_AR_MAGIC):
+                from . import archive
+                link.archives.append(archive.read_archive(name, data))
+            else:
+                link.objects.append(lief_reader.read_object(name, data))
+        except InputError as exc:
+            problems.extend(exc.messages)
+    if problems:
+        raise InputError(*problems)
+    if not link.objects and not link.archives:
+        raise InputError("no input files")
+    return link
