@@ -1,6 +1,6 @@
 """Pass 1, read: input files -> ObjectFiles (and archives, loaded lazily).
 
-Input: paths or ``(name, bytes)`` pairs.  Output: ``link.objects`` (every
+Input: paths, ``(name, bytes)`` pairs, or ObjectFiles tinyelf made itself.  Output: ``link.objects`` (every
 object given directly, in command-line order) and ``link.archives``.
 Invariant: everything in the link model was validated by tinyelf; problems in
 several inputs are reported together.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from .errors import InputError
-from .model import Link
+from .model import Link, ObjectFile
 
 AR_MAGIC = b"!<arch>\n"
 THIN_AR_MAGIC = b"!<thin>\n"
@@ -38,6 +38,9 @@ def read(link: Link, inputs) -> Link:
     from . import lief_reader
     problems = []
     for item in inputs:
+        if isinstance(item, ObjectFile):   # made by tinyelf itself (tinyelf.synth)
+            link.objects.append(item)
+            continue
         try:
             name, data = load_input(item)
             if data.startswith(AR_MAGIC) or data.startswith(THIN_AR_MAGIC):
