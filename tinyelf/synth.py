@@ -23,7 +23,7 @@ def make_object(name: str, sections, symbols=(), undefined=()) -> ObjectFile:
     ``symbols``: sequence of ``(name, section_name, value, bind, type, size)``
     (section_name None for an absolute symbol); ``undefined``: names referred
     to but defined elsewhere.
-    Relocations name symbols; names not in ``symbols`` must be in ``undefined``.
+    Relocations name symbols or sections; other names must be in ``undefined``.
     """
     obj = ObjectFile(name=name, sections=[None], symbols=[])
     null = Symbol(name="", bind=STB_LOCAL, type=STT_NOTYPE, visibility=0, shndx=0, value=0,
@@ -42,7 +42,8 @@ def make_object(name: str, sections, symbols=(), undefined=()) -> ObjectFile:
         obj.symbols.append(Symbol(name=sec.name, bind=STB_LOCAL, type=STT_SECTION, visibility=0,
                                   shndx=sec.index, value=0, size=0, obj=obj,
                                   index=len(obj.symbols), section=sec))
-    sym_index = {}
+    # relocations may name a section: they then refer to its section symbol
+    sym_index = {sym.name: sym.index for sym in obj.symbols[1:]}
     for sname, secname, value, bind, stype, size in symbols:
         sec = by_name[secname] if secname is not None else None
         sym = Symbol(name=sname, bind=bind, type=stype, visibility=0,
