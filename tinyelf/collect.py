@@ -24,6 +24,10 @@ def entry_symbol(link: Link):
             hint = " (the inputs define main: add a _start that calls it)"
         raise LinkError(f"entry symbol {link.options.entry} is not defined{hint}; "
                         "define it or choose another with --entry SYM")
+    if sym.section is not None and sym.value > sym.section.size:
+        raise LinkError(f"entry symbol {link.options.entry} has value {sym.value:#x}, past the end "
+                        f"of its section {sym.section.where()} ({sym.section.size} bytes): "
+                        "corrupt object")
     return sym
 
 
