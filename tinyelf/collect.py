@@ -2,8 +2,9 @@
 
 Input: a resolved link.  Output: ``link.kept``, every section reachable from
 the entry symbol through relocations (with ``gc_sections`` off: every loadable
-section), in image order: code, read-only data, data, bss, each in input
-order; ``link.dropped`` maps every other loadable section to why it went.
+section), in image order: code, read-only data, data, bss, each in canonical
+object order (see :func:`object_key`), sections of one object in their
+file's order; ``link.dropped`` maps every other loadable section to why it went.
 Errors, all reported at once: the entry symbol is undefined, kept sections
 refer to undefined symbols, the linked objects need constructors or TLS.
 Invariant: every symbol a kept section refers to is defined in a kept
@@ -11,9 +12,36 @@ section, absolute, linker-defined, or an undefined weak reference.
 """
 from __future__ import annotations
 
+import hashlib
+
 from .elfdefs import SHF_GNU_RETAIN, SHN_UNDEF, STB_WEAK
 from .errors import LinkError, UnsupportedError
-from .model import Link
+from .model import Link, ObjectFile
+
+
+def object_key(obj: ObjectFile) -> bytes:
+    """The canonical place of an object in the image: a digest of what it
+    contributes after resolution (its sections' names, flags and contents,
+    its symbols), never its file name or command-line position.
+
+    So ``a.o b.o`` and ``b.o a.o`` (or the same objects under other paths)
+    give byte-identical outputs whenever the order cannot change what the
+    program means.  Where it can (two weak definitions, COMDAT copies that
+    differ, the same name in two archives) the resolve pass still lets the
+    first one win, exactly like GNU ld, and the output differs because the
+    program does.  Objects with identical keys keep their input order."""
+    h = hashlib.sha256()
+    for sec in obj.sections:
+        if sec is None:
+            h.update(b"-")
+            continue
+        h.update(f"{sec.name}\0{sec.type}\0{sec.flags}\0{sec.size}\0{sec.align}\0".encode())
+        if not sec.is_nobits:
+            h.update(sec.data)
+    for sym in obj.symbols:
+        h.update(f"{sym.name}\0{sym.bind}\0{sym.type}\0{sym.shndx}\0{sym.value}\0{sym.size}\0"
+                 .encode())
+    return h.digest()
 
 
 def entry_symbol(link: Link):
@@ -40,8 +68,9 @@ def collect(link: Link) -> Link:
         raise UnsupportedError(*unsupported)
 
     entry = entry_symbol(link)
-    order = {id(obj): i for i, obj in enumerate(link.objects)}
-    order[id(link.synthetic)] = len(link.objects)
+    ranked = sorted(range(len(link.objects)), key=lambda i: (object_key(link.objects[i]), i))
+    order = {id(link.objects[i]): rank for rank, i in enumerate(ranked)}
+    order[id(link.synthetic)] = len(link.objects)   # tinyelf's own sections last
     all_secs = [s for obj in link.objects + [link.synthetic] for s in obj.sections if s is not None]
 
     undefined: dict[str, list[str]] = {}

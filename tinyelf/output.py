@@ -30,6 +30,11 @@ def write_atomic(path, data: bytes, mode: int = 0o755) -> None:
     never a partial file."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"cannot write {path}: directory {directory} does not exist "
+                          "(create it first)")
+    if os.path.isdir(path):
+        raise OutputError(f"cannot write {path}: it is a directory; name the output file")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tinyelf-", dir=directory)
     except OSError as exc:
