@@ -120,3 +120,11 @@ def test_crasher_regression(case, tmp_path):
         pytest.skip("archive input; tinyelf has no archive reader yet")
     problem, _dt = fuzzrun.run_cli(files, tmp_path, timeout=20)
     assert problem is None
+    # the README may name the message the fix gives
+    expect = [l[len("expect: "):] for l in (d / "README").read_text().splitlines()
+              if l.startswith("expect: ")]
+    if expect:
+        from conftest import run_tinyelf
+        proc = run_tinyelf("pack", *[tmp_path / f"{k}-{n}" for k, (n, _) in enumerate(files)],
+                           "-o", tmp_path / "out2")
+        assert proc.returncode == 1 and expect[0] in proc.stderr, proc.stderr

@@ -30,6 +30,10 @@ _lief = None
 
 #: sections whose presence means the program needs start-up code tinyelf
 #: does not run (constructors, destructors)
+#: the largest alignment tinyelf accepts for a loaded section with contents:
+#: the padding is written into the file (a fuzzed 2**31 made a 2 GiB output)
+MAX_FILE_ALIGN = 1 << 16
+
 _CTOR_NAMES = (".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors",
                ".init", ".fini")
 
@@ -139,6 +143,8 @@ def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
         raise InputError(f"{name}: section header table ({e_shnum} entries at offset {e_shoff}) "
                          f"runs past the end of the file ({size} bytes): truncated or corrupt object")
     shdrs = [SHDR64.unpack_from(data, e_shoff + i * SHDR64.size) for i in range(e_shnum)]
+    if shdrs[0][1] != SHT_NULL:
+        raise InputError(f"{name}: section 0 has type {shdrs[0][1]}, not SHT_NULL: corrupt object")
     if e_shstrndx >= e_shnum:
         raise InputError(f"{name}: section name table index {e_shstrndx} is out of range "
                          f"({e_shnum} sections): corrupt object")
@@ -150,6 +156,10 @@ def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
                              f"the file ({size} bytes): truncated or corrupt object")
         if align & (align - 1):
             raise InputError(f"{name}: section {i} has alignment {align}, not a power of two: corrupt object")
+        if align > MAX_FILE_ALIGN and sh_flags & SHF_ALLOC and sh_type != SHT_NOBITS:
+            raise InputError(f"{name}: section {i} asks for alignment {align}; tinyelf pads loaded "
+                             f"sections in the file and accepts at most {MAX_FILE_ALIGN} "
+                             "(check the object, or lower the alignment in the source)")
         if sh_type in (SHT_RELA, SHT_REL, SHT_SYMTAB, SHT_GROUP, SHT_SYMTAB_SHNDX):
             if link >= e_shnum or link == 0:
                 raise InputError(f"{name}: section {i} links to section {link}, out of range: corrupt object")

@@ -10,16 +10,23 @@ and offset.  Invariant: every byte written by a relocation was range-checked.
 from __future__ import annotations
 
 from .arch import F_ABS, F_GOT, F_GOTOFF, F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE
-from .errors import RelocationError
+from .errors import LayoutError, RelocationError
 from .model import Link, symbol_address
 
 _MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
+
+#: refuse to build a file image larger than this (corrupt sizes or alignments
+#: would otherwise make tinyelf allocate and write gigabytes)
+MAX_OUTPUT = 1 << 30
 
 
 def relocate(link: Link) -> Link:
     lay = link.layout
     arch = link.arch
     specs = arch.relocs
+    if lay.file_size > MAX_OUTPUT:
+        raise LayoutError(f"the output would be {lay.file_size} bytes, more than tinyelf writes "
+                          f"({MAX_OUTPUT}); an input has absurd section sizes or alignments")
     image = bytearray(lay.file_size)
     for sec in link.kept:
         if sec.offset >= 0 and sec.size and not sec.is_nobits and sec is not link.got:
