@@ -1,0 +1,219 @@
+"""Differential testing: every corpus variant linked by tinyelf behaves
+exactly like the same objects linked by GNU ld.
+
+The corpus (tests/corpus/corpus.py) describes each variant: its sources, its
+flags, its argv/stdin/environment.  Here each variant is compiled once (in
+parallel, in a session tmp dir), linked by GNU ld with
+linker_scripts/baseline.ld and by tinyelf, both executables are run, and
+stdout and exit status must be identical (tinyelf's also as an ordinary
+user).  Must-reject variants (constructors, TLS) must fail with a clear
+``tinyelf: error:`` and no output, never link with those parts dropped.
+
+Archives: while tinyelf cannot read archives (tinyelf.archive, branch rust),
+libsupport.a's two members are passed as plain objects (section garbage
+collection drops what a program does not use), and variants that need their
+own archive or Rust's libcore rlib are skipped with that reason.
+
+Run just this file: ``python -m pytest -q tests/test_differential.py``;
+``python tests/test_differential.py [NAME...]`` prints a table instead.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "corpus"))
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+from conftest import nobody_prefix  # noqa: E402
+
+HAVE_ARCHIVES = importlib.util.find_spec("tinyelf.archive") is not None
+NO_ARCHIVES = ("tinyelf has no archive reader yet (tinyelf.archive, branch rust); "
+               "this variant links {what}")
+
+#: what each must-reject program must be refused for
+REJECT_REASONS = {"ctor": "constructors", "cxx_ctors": "constructors",
+                  "tls": "thread-local storage"}
+
+
+def skip_reason(variant) -> str | None:
+    if HAVE_ARCHIVES:
+        return None
+    if variant.compiler == "rustc":
+        return NO_ARCHIVES.format(what="Rust's libcore and libcompiler_builtins rlibs")
+    if variant.archive_members:
+        return NO_ARCHIVES.format(what=f"its own lib{variant.program}.a")
+    return None
+
+
+def tinyelf_inputs(objs, archives):
+    """The inputs tinyelf gets: the same as ld's, except that without archive
+    support libsupport.a is replaced by its member objects."""
+    if HAVE_ARCHIVES:
+        return list(objs) + list(archives)
+    members = []
+    for a in archives:
+        assert os.path.basename(a) == "libsupport.a", a   # skip_reason() ruled out others
+        d = os.path.dirname(a)
+        members += [os.path.join(d, m) for m in ("io.o", "mem.o") if os.path.exists(os.path.join(d, m))]
+    return list(objs) + members
+
+
+def run_variant(exe, variant, as_nobody=False, timeout=20):
+    cmd = [exe, *variant.argv]
+    if as_nobody:
+        cmd = nobody_prefix() + cmd
+    r = subprocess.run(cmd, input=variant.stdin, capture_output=True, env=dict(variant.env),
+                       timeout=timeout)
+    return r.stdout, r.returncode
+
+
+@dataclass
+class Outcome:
+    variant: object
+    skipped: str | None = None
+    build_error: str | None = None
+    ld: tuple | None = None          # (stdout, status)
+    tinyelf: tuple | None = None
+    tinyelf_nobody: tuple | None = None
+    tinyelf_error: str | None = None  # stderr of a failed tinyelf link
+    tinyelf_rc: int | None = None
+    sizes: tuple = (0, 0)             # (ld, tinyelf) bytes
+    objs: tuple = ()
+    archives: tuple = ()
+
+
+def _tinyelf_cli(inputs, out):
+    return subprocess.run([sys.executable, "-m", "tinyelf", "pack", *inputs, "-o", out],
+                          capture_output=True, text=True, cwd=str(HERE.parent))
+
+
+def check(variant, workdir) -> Outcome:
+    res = Outcome(variant)
+    res.skipped = skip_reason(variant)
+    if res.skipped:
+        return res
+    vdir = os.path.join(workdir, variant.name)
+    try:
+        objs, archives = corpus.build_objects(variant, vdir, os.path.join(workdir, "_support"))
+    except RuntimeError as exc:
+        res.build_error = str(exc)
+        return res
+    res.objs, res.archives = tuple(objs), tuple(archives)
+    inputs = tinyelf_inputs(objs, archives)
+    tout = os.path.join(vdir, "prog.tinyelf")
+    if variant.reject:
+        proc = _tinyelf_cli(inputs, tout)
+        res.tinyelf_rc, res.tinyelf_error = proc.returncode, proc.stderr
+        return res
+    lout = os.path.join(vdir, "prog.ld")
+    try:
+        corpus.link_with_ld(objs, archives, lout)
+        res.ld = run_variant(lout, variant)
+    except RuntimeError as exc:
+        res.build_error = f"GNU ld failed: {exc}"
+        return res
+    import tinyelf
+    try:
+        data = tinyelf.link(inputs)
+    except tinyelf.TinyElfError as exc:
+        res.tinyelf_error = "\n".join(exc.messages)
+        return res
+    with open(tout, "wb") as f:
+        f.write(data)
+    os.chmod(tout, 0o755)
+    res.sizes = (os.path.getsize(lout), len(data))
+    res.tinyelf = run_variant(tout, variant)
+    res.tinyelf_nobody = run_variant(tout, variant, as_nobody=True)
+    return res
+
+
+def check_all(variants, workdir, jobs=None):
+    jobs = jobs or (os.cpu_count() or 2) + 1
+    with concurrent.futures.ThreadPoolExecutor(jobs) as ex:
+        return {r.variant.name: r for r in ex.map(lambda v: check(v, workdir), variants)}
+
+
+# --- tests -------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def outcomes(build_dir):
+    workdir = build_dir / "differential"
+    workdir.mkdir()
+    return check_all(corpus.VARIANTS, str(workdir))
+
+
+def test_corpus_is_big_enough():
+    linked = [v for v in corpus.VARIANTS if not v.reject]
+    assert len(linked) >= 40
+    assert {v.compiler for v in linked} == {"gcc", "rustc"}
+    assert {"ctor", "tls"} <= {v.program for v in corpus.VARIANTS if v.reject}
+
+
+@pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if not v.reject])
+def test_same_behaviour_as_gnu_ld(outcomes, name):
+    r = outcomes[name]
+    if r.skipped:
+        pytest.skip(r.skipped)
+    assert r.build_error is None, r.build_error
+    assert r.tinyelf_error is None, f"tinyelf refused what GNU ld links: {r.tinyelf_error}"
+    assert r.tinyelf == r.ld, f"tinyelf {r.tinyelf!r} != GNU ld {r.ld!r}"
+    assert r.tinyelf_nobody == r.ld
+    v = r.variant
+    if v.expect_status is not None:
+        assert r.ld[1] == v.expect_status
+    if v.expect_stdout is not None:
+        assert r.ld[0] == v.expect_stdout
+
+
+@pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if v.reject])
+def test_must_reject(outcomes, name):
+    r = outcomes[name]
+    if r.skipped:
+        pytest.skip(r.skipped)
+    assert r.build_error is None, r.build_error
+    assert r.tinyelf_rc == 1, r.tinyelf_error
+    lines = r.tinyelf_error.splitlines()
+    assert lines and all(l.startswith("tinyelf: error: ") for l in lines), r.tinyelf_error
+    assert REJECT_REASONS[r.variant.program] in r.tinyelf_error
+    assert not os.path.exists(os.path.join(os.path.dirname(r.objs[0]), "prog.tinyelf"))
+
+
+def main(argv):
+    chosen = [v for v in corpus.VARIANTS if not argv or any(a in v.name for a in argv)]
+    with tempfile.TemporaryDirectory(prefix="tinyelf-diff-") as tmp:
+        res = check_all(chosen, tmp)
+    bad = 0
+    print(f"{'variant':30} {'result':8} {'ld':>7} {'tinyelf':>7}  note")
+    for name, r in res.items():
+        if r.skipped:
+            status, note = "skip", r.skipped
+        elif r.build_error:
+            status, note = "ERROR", r.build_error.splitlines()[0]
+        elif r.variant.reject:
+            ok = r.tinyelf_rc == 1 and REJECT_REASONS[r.variant.program] in (r.tinyelf_error or "")
+            status, note = ("rejected" if ok else "FAIL"), (r.tinyelf_error or "").strip()[:80]
+        elif r.tinyelf_error:
+            status, note = "FAIL", r.tinyelf_error.splitlines()[0][:100]
+        elif r.tinyelf != r.ld or r.tinyelf_nobody != r.ld:
+            status, note = "FAIL", f"tinyelf {r.tinyelf[1]} {r.tinyelf[0][:30]!r} ld {r.ld[1]} {r.ld[0][:30]!r}"
+        else:
+            status, note = "same", f"status {r.ld[1]}"
+        bad += status in ("FAIL", "ERROR")
+        print(f"{name:30} {status:8} {r.sizes[0] or '':>7} {r.sizes[1] or '':>7}  {note}")
+    print(f"{len(res)} variants, {bad} failures")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
