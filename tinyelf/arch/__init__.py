@@ -52,6 +52,8 @@ class Arch:
     relocs: dict = {}
     #: relocation types that mean thread-local storage (for messages)
     tls_types: frozenset = frozenset()
+    #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
+    bfd: tuple = ("", "")
 
     def reloc_name(self, rtype: int) -> str:
         spec = self.relocs.get(rtype)

@@ -72,6 +72,7 @@ class X86_64(Arch):
     tls_types = frozenset(TLS_TYPES)
     capstone = ("CS_ARCH_X86", "CS_MODE_64")
     keystone = ("KS_ARCH_X86", "KS_MODE_64")
+    bfd = ("elf64-x86-64", "i386:x86-64")   # GNU ld's OUTPUT_FORMAT, OUTPUT_ARCH
 
     def reloc_name(self, rtype: int) -> str:
         spec = RELOCS.get(rtype)

@@ -25,6 +25,15 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
                    help="load address (default: 0x400000)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
                    help="keep every loadable section, reachable or not")
+    add_trust_options(p)
+
+
+def add_trust_options(p: argparse.ArgumentParser) -> None:
+    """Checking tinyelf against GNU ld (issue 6)."""
+    g = p.add_argument_group("checking against GNU ld")
+    g.add_argument("--emit-ld-script", metavar="FILE", default=None,
+                   help="also write a GNU ld script that places every section where tinyelf "
+                        "did (link the same inputs with ld -N -T FILE to compare)")
 
 
 def register(sub):
@@ -45,6 +54,15 @@ def run(args) -> int:
     from ..driver import run as run_link
     from ..output import check_not_input, write_atomic
     check_not_input(args.output, args.inputs)
+    script = getattr(args, "emit_ld_script", None)
+    if script is not None:
+        check_not_input(script, args.inputs)
     lk = run_link(args.inputs, options_from(args))
+    text = None
+    if script is not None:
+        from ..ldscript import render
+        text = render(lk).encode()
     write_atomic(args.output, lk.output)
+    if text is not None:
+        write_atomic(script, text, mode=0o644)
     return 0
