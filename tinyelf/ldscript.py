@@ -19,6 +19,7 @@ difference is a bug in one of the two linkers.
 """
 from __future__ import annotations
 
+from .elfdefs import SHF_MERGE
 from .errors import UsageError
 from .model import CLASS_BSS, CLASS_DATA, CLASS_RODATA, CLASS_TEXT, Link
 
@@ -95,9 +96,12 @@ def render(link: Link) -> str:
             else:
                 runs.append([sec.out_class, sec])
             continue
-        if runs and runs[-1][0] == sec.out_class:
+        merge = bool(sec.flags & SHF_MERGE)
+        if runs and runs[-1][0] == sec.out_class and not merge and not runs[-1][-1].flags & SHF_MERGE:
             runs[-1].append(sec)
         else:
+            # mergeable sections get an output section each: ld merges equal
+            # constants and strings within an output section, tinyelf does not
             runs.append([sec.out_class, sec])
     used_names = {}
     seen = set()
