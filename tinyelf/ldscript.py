@@ -116,8 +116,7 @@ def render(link: Link) -> str:
         kind, members = run[0], run[1:]
         start = members[0].addr
         if kind == "got":
-            out.append(f"  .got {start:#x} : {{ *(.got) *(.igot) *(.got.plt) *(.igot.plt) }} "
-                       f"{segment_of(start)}")
+            out.append(f"  .got {start:#x} : {{ *(.got) *(.igot) }} {segment_of(start)}")
             continue
         base_name = _OUT_NAMES[kind]
         n = used_names.get(base_name, 0)
@@ -143,6 +142,9 @@ def render(link: Link) -> str:
         end = members[-1].addr + members[-1].size - start
         out.append(f"    . = {end:#x};")
         out.append("  } " + segment_of(start) + ("" if kind == CLASS_BSS else " =0"))
+    if link.got is not None:
+        # ld's own reserved GOT words (and its _GLOBAL_OFFSET_TABLE_), out of the way
+        out.append("  .got.plt : { *(.got.plt) *(.igot.plt) }")
     out.append("  /DISCARD/ : { *(*) }")
     out.append("}")
     out.append("")
