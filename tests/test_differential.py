@@ -20,11 +20,13 @@ Run just this file: ``python -m pytest -q tests/test_differential.py``;
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +75,17 @@ def run_variant(exe, variant, as_nobody=False, timeout=20):
     cmd = [exe, *variant.argv]
     if as_nobody:
         cmd = nobody_prefix() + cmd
-    r = subprocess.run(cmd, input=variant.stdin, capture_output=True, env=dict(variant.env),
-                       timeout=timeout)
-    return r.stdout, r.returncode
+    for attempt in range(50):
+        try:
+            r = subprocess.run(cmd, input=variant.stdin, capture_output=True,
+                               env=dict(variant.env), timeout=timeout)
+            return r.stdout, r.returncode
+        except OSError as exc:
+            # ETXTBSY: a child forked by another thread at the moment this
+            # file was being written still holds it open for a few microseconds
+            if exc.errno != errno.ETXTBSY or attempt == 49:
+                raise
+            time.sleep(0.02)
 
 
 @dataclass

@@ -35,18 +35,23 @@ def _quote(text: str, what: str) -> str:
     return f'"{text}"'
 
 
+_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+/$~")
+
+
 def file_pattern(obj) -> str:
     """How an ld script names the file a section comes from: the path as
-    given on the command line, or ``archive:member`` for archive members."""
-    archive = getattr(obj, "archive", None) or getattr(obj, "archive_name", None)
-    member = getattr(obj, "member", None) or getattr(obj, "member_name", None)
-    if obj.from_archive and not (archive and member):
-        name = obj.name                      # "libx.a(member.o)"
-        if name.endswith(")") and "(" in name:
-            archive, member = name[:-1].split("(", 1)
-    if obj.from_archive and archive and member:
-        return _quote(f"{getattr(archive, 'name', archive)}:{member}", "archive member")
-    return _quote(obj.name, "file name")
+    given on the command line, or ``*ARCHIVE:MEMBER`` for an archive member
+    (tinyelf names members ``libx.a(member.o)`` by the archive's base name,
+    so the archive part is matched with a wildcard in front)."""
+    name = obj.name
+    if obj.from_archive and name.endswith(")") and "(" in name:
+        archive, member = name[:-1].split("(", 1)
+        pattern = f"{archive}:{member}"
+        if not set(pattern) - _PLAIN - {":"}:
+            return pattern if "/" in archive else "*" + pattern
+        raise UsageError(f"--emit-ld-script: archive member {name!r} cannot be named in a "
+                         "GNU ld script")
+    return _quote(name, "file name")
 
 
 def render(link: Link) -> str:
