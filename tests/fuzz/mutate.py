@@ -303,7 +303,8 @@ def m_ar_symtab(buf, rng, ctx):
 
 def m_ar_member(buf, rng, ctx):
     """Mutate the ELF object inside one archive member."""
-    mem = [m for m in ar_members(buf) if m[1].strip() not in (b"/", b"//", b"/SYM64/")]
+    mem = [m for m in ar_members(buf) if m[1].strip() not in (b"/", b"//", b"/SYM64/")
+           and m[0] + 60 + m[2] <= len(buf)]      # (a mutated size may claim gigabytes)
     if not mem:
         return m_ar_header(buf, rng, ctx)
     pos, _name, size = rng.choice(mem)
@@ -318,6 +319,10 @@ AR_MUTATORS = [m_ar_header, m_ar_header, m_ar_symtab, m_ar_symtab, m_ar_member, 
                m_ar_member, m_truncate, m_bitflip]
 
 
+#: no mutator may grow an input beyond this
+MAX_MUTANT = 1 << 20
+
+
 def mutate(data: bytes, rng: random.Random, rounds: int | None = None) -> tuple[bytes, list[str]]:
     """Apply 1 to 4 mutations; return the mutant and the mutators' names."""
     buf = bytearray(data)
@@ -327,6 +332,7 @@ def mutate(data: bytes, rng: random.Random, rounds: int | None = None) -> tuple[
         m = rng.choice(table)
         buf = m(buf, rng, None)
         names.append(m.__name__[2:])
+        assert len(buf) <= max(len(data), MAX_MUTANT), (m.__name__, len(buf))
     return bytes(buf), names
 
 
