@@ -4,7 +4,10 @@ Input: ``link.objects`` and ``link.archives``.  Output: ``link.globals``,
 ``link.synthetic`` (tinyelf's own object: COMMON allocations, linker-defined
 symbols); archive members that define a still-undefined name are pulled into
 ``link.objects``, repeated until nothing changes, so archive order does not
-matter.  Duplicate COMDAT groups are discarded (first one wins).
+matter.  Then tinyelf's own memcpy, memmove, memset, memcmp, bcmp and
+strlen (``builtins.py``) are added for those names if still undefined, so
+an input's or archive's definition always wins.  Duplicate COMDAT groups are
+discarded (first one wins).
 
 Rules: a strong definition beats a COMMON symbol, which beats a weak
 definition; two strong definitions are an error (all reported at once); the
@@ -107,6 +110,13 @@ def resolve(link: Link) -> Link:
                         add_object(member)
                         changed = True
                         break
+
+    # tinyelf's own memcpy & co. for names nothing else defines
+    from . import builtins
+    for name in builtins.needed(globals_):
+        obj = builtins.make(name)
+        link.objects.append(obj)
+        add_object(obj)
 
     if duplicates:
         raise LinkError(*(f"duplicate symbol: {name}: defined in "
