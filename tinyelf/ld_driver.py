@@ -69,6 +69,7 @@ _IGNORED_LD = {
     "--no-omagic", "--sort-common", "--enable-new-dtags", "--disable-new-dtags",
     "--allow-multiple-definition", "-nostdlib", "--color-diagnostics", "--relax",
     "--no-relax", "--discard-all", "-x", "--discard-locals", "-X", "-v", "--verbose",
+    "--no-dynamic-linker", "-Bsymbolic", "--no-export-dynamic",
 }
 _IGNORED_LD_PREFIX = ("--build-id=", "--version-script=", "--hash-style=",
                       "--compress-debug-sections=", "--icf=", "--color-diagnostics=",
@@ -104,7 +105,7 @@ class LdPlan:
     output: str = "a.out"
     options: LinkOptions = field(default_factory=LinkOptions)
     lib_dirs: list = field(default_factory=list)
-    #: print the version and exit (``-v`` / ``--version`` alone)
+    #: print the version and exit (``-v`` / ``--version`` / ``--help`` alone)
     version: bool = False
 
 
@@ -295,7 +296,7 @@ def parse(argv) -> LdPlan:
                 except StopIteration:
                     raise UsageError("-Xlinker needs a value") from None
                 ld_option(first, it_xlinker(it))
-            elif a in ("-v", "--version", "-V") and len(args) == 1:
+            elif a in ("-v", "--version", "-V", "--help") and len(args) == 1:
                 plan.version = True
             elif a == "-m32" or a == "-mx32":
                 raise UnsupportedError(f"{a}: tinyelf links 64-bit x86-64 programs")
@@ -381,7 +382,9 @@ def main(argv=None) -> int:
         plan = parse(argv)
         if plan.version:
             from . import __version__
-            print(f"{PROG} (tinyelf {__version__}): a cc-style front end to tinyelf")
+            print(f"{PROG} (tinyelf {__version__}): a cc-style front end to tinyelf for rustc "
+                  "and cargo\nusage: tinyelf-ld [cc-style options] OBJECTS... [-o OUT]  "
+                  "(see the README, 'tinyelf as rustc's and cargo's linker')")
             return 0
         link(plan)
         return 0
