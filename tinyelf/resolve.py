@@ -4,10 +4,10 @@ Input: ``link.objects`` and ``link.archives``.  Output: ``link.globals``,
 ``link.synthetic`` (tinyelf's own object: COMMON allocations, linker-defined
 symbols); archive members that define a still-undefined name are pulled into
 ``link.objects``, repeated until nothing changes, so archive order does not
-matter (the entry symbol counts as such a name).  Then tinyelf's own memcpy, memmove, memset, memcmp, bcmp and
-strlen (``builtins.py``) are added for those names if still undefined, so
-an input's or archive's definition always wins.  Duplicate COMDAT groups are
-discarded (first one wins).
+matter (the entry symbol counts as such a name).  Then tinyelf's own memcpy,
+memmove, memset, memcmp, bcmp and strlen (``builtins.py``) are added for
+those names if still undefined, so an input's or archive's definition always
+wins.  Duplicate COMDAT groups are discarded (first one wins).
 
 Rules: a strong definition beats a COMMON symbol, which beats a weak
 definition; two strong definitions are an error (all reported at once); the
