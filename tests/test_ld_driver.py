@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from tinyelf import ld_driver
-from tinyelf.errors import TinyElfError, UnsupportedError, UsageError
+from tinyelf.errors import TinyElfError, UsageError
 
 from asmutil import EXIT_OK, assemble, requires_as
 from conftest import run_exe
