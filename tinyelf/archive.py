@@ -218,6 +218,8 @@ def read_archive(name: str, data: bytes) -> Archive:
             members.append(Member(mname, pos, body_off, body_size))
         pos = start + size + (size & 1)
     index = _parse_index(name, raw_index, members) if raw_index is not None else None
+    if not index:
+        index = None   # no index, or an empty one: scan the members when asked
     return Archive(name, data, members, index)
 
 
