@@ -188,6 +188,12 @@ def _inputs_gas(src, workdir, extra, lto=True) -> list:
     return [assemble_gas(src, os.path.join(workdir, "prog.o"), extra)]
 
 
+def _inputs_direct(src, workdir, extra, lto=True) -> list:
+    """Sources tinyelf reads itself (Intel-syntax ``.asm``, assembled with
+    keystone by the read pass): linked as they are."""
+    return [os.fspath(src)]
+
+
 #: source extension -> builder(src, workdir, extra, lto) -> link inputs
 #: (paths, or ObjectFiles tinyelf made itself); add a language with one line
 BUILDERS = {
