@@ -312,3 +312,34 @@ def test_script_over_input_refused(tmp_path, sample_obj):
     proc = run_tinyelf("pack", obj, "-o", tmp_path / "out", "--emit-ld-script", obj)
     assert proc.returncode == 1 and "also an input" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+BUILTIN_USER = r"""
+extern void *memcpy(void *, const void *, unsigned long);
+extern void *memset(void *, int, unsigned long);
+struct big { char b[300]; };
+static struct big g = {{1, 2, 3}};
+static struct big h;
+static inline long sys3(long n, long a, long b, long c) {
+    long r;
+    __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+void _start(void) { memcpy(&h, &g, sizeof g); memset(g.b, 7, 100); sys3(60, h.b[2] + g.b[50], 0, 0); }
+"""
+
+
+@requires_ld
+def test_tinyelf_builtins_spelled_out(tmp_path):
+    """memcpy/memset come from tinyelf's builtins, which no file holds: the
+    script spells their bytes out with BYTE() and defines their names."""
+    from tinyelf import toolchain
+    src = tmp_path / "b.c"
+    src.write_text(BUILTIN_USER)
+    obj = toolchain.compile_c(src, tmp_path / "b.o", extra=("-O2", "-fno-builtin"))
+    tiny, _ld, _n = compare_link([obj], tmp_path)
+    assert "BYTE(" in (tmp_path / "prog.ld-script").read_text()
+    exe = tmp_path / "prog.tinyelf"
+    exe.write_bytes(tiny)
+    exe.chmod(0o755)
+    assert run_exe(exe) == run_exe(tmp_path / "prog.ld") == (b"", 10)

@@ -54,6 +54,28 @@ def file_pattern(obj) -> str:
     return _quote(name, "file name")
 
 
+def made_by_tinyelf(obj) -> bool:
+    """Objects tinyelf makes itself (builtins such as memcpy, assembled
+    stubs) come from no file that ld could read."""
+    return obj.name.startswith("<")
+
+
+def _spelled_out(sec, assignments) -> list[str]:
+    """A section of a tinyelf-made object as ld data statements, its global
+    symbols as assignments (possible when nothing in it needs relocating)."""
+    if sec.relocs:
+        raise UsageError(f"--emit-ld-script: {sec.where()} is made by tinyelf and has "
+                         "relocations; a GNU ld script cannot reproduce it")
+    lines = [f"    /* {sec.where()}: {sec.size} bytes made by tinyelf */"]
+    data = bytes(sec.data) if not sec.is_nobits else bytes(sec.size)
+    for i in range(0, len(data), 16):
+        lines.append("    " + " ".join(f"BYTE({b:#04x});" for b in data[i:i + 16]))
+    for sym in sec.obj.symbols:
+        if sym.section is sec and sym.name and not sym.is_local:
+            assignments.append((sym.name, sec.addr + sym.value))
+    return lines
+
+
 def render(link: Link) -> str:
     """The ld script for a link that has been laid out."""
     lay = link.layout
@@ -137,9 +159,12 @@ def render(link: Link) -> str:
                 out.append(f"    /* {sec.name}: {sec.size} bytes made by tinyelf */")
                 out.append(f"    . = {off + sec.size:#x};")
                 continue
+            if made_by_tinyelf(sec.obj):
+                out.extend(_spelled_out(sec, assignments))
+                continue
             key = (id(sec.obj), sec.name)
             if key in seen:
-                # the pattern below already placed it (ld cannot tell equal names apart)
+                # the pattern above already placed it (ld cannot tell equal names apart)
                 out.append(f"    /* {sec.where()} (again) */")
                 continue
             seen.add(key)
