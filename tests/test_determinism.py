@@ -129,3 +129,15 @@ def test_differing_comdat_copies_first_wins_like_ld(tmp_path):
         exe = tmp_path / "t"
         assert run_tinyelf("pack", *order, "-o", exe).returncode == 0
         assert run_exe(exe) == (b"", want) == _ld(order, tmp_path / "l")
+
+
+def test_archive_members_same_bytes_as_objects(objects, tmp_path):
+    """Objects pulled from an archive are placed like the same objects given
+    directly, and the archive's position on the command line does not matter."""
+    _d, objs = objects
+    a, rest = objs[0], objs[1:]
+    lib = tmp_path / "librest.a"
+    subprocess.run(["ar", "rcs", str(lib), *map(str, rest)], check=True)
+    direct = link(objs)
+    assert link([a, lib]) == direct
+    assert link([lib, a]) == direct
