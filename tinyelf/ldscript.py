@@ -158,7 +158,9 @@ def render(link: Link) -> str:
         used_names[base_name] = n + 1
         name = base_name if n == 0 else f"{base_name}.{n}"
         noload = " (NOLOAD)" if kind == CLASS_BSS else ""
-        out.append(f"  {name} {start:#x}{noload} : {{")
+        # SUBALIGN(1): the offsets below already say where each section goes
+        # (tinyelf may have dropped code alignment padding)
+        out.append(f"  {name} {start:#x}{noload} : SUBALIGN(1) {{")
         for sec in members:
             off = sec.addr - start
             if off:
