@@ -104,7 +104,7 @@ def test_cli_run(tmp_path):
     """A few cases through `python -m tinyelf`, as a user runs it."""
     seeds = fuzzrun.load_seeds()
     problems = []
-    for i in range(12):
+    for i in range(8):
         files, desc = mutate.make_case(seeds, 5, i)
         problem, _dt = fuzzrun.run_cli(files, tmp_path, timeout=20)
         if problem:
