@@ -15,7 +15,7 @@ import sys
 from .errors import TinyElfError
 
 #: subcommand modules under tinyelf.commands, in --help order
-COMMANDS = ("pack", "demo")
+COMMANDS = ("pack", "demo", "inspect", "dis")
 
 
 class _Parser(argparse.ArgumentParser):
