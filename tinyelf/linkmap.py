@@ -107,7 +107,7 @@ def parse_map(text: str) -> dict:
             continue
         if part == "Kept sections" and len(f) >= 6:
             cls = f[3] if f[3] != "read-only" else "read-only data"
-            rest = f[5:] if f[3] != "read-only" else f[6:]
+            rest = f[4:] if f[3] != "read-only" else f[5:]
             out["sections"].append((int(f[0], 16), int(f[2], 16), cls, rest[0], " ".join(rest[1:])))
         elif part == "Symbols" and len(f) >= 5:
             out["symbols"].append((int(f[0], 16), int(f[1], 16), f[2], f[4]))
