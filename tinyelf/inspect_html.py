@@ -18,6 +18,7 @@ code, pre, td.mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; f
 table { border-collapse: collapse; } td, th { padding: 1px 8px; text-align: left; vertical-align: top; }
 th { border-bottom: 1px solid #999; font-weight: 600; }
 .note { color: #8a4b00; }
+h1, .note, #legend { margin-right: 28em; }
 #legend span { display: inline-block; padding: 2px 8px; margin: 0 6px 4px 0; border-radius: 3px; }
 .o-header { background: #cfe8ff; } .o-overlap { background: #f5b3ff; font-weight: bold; }
 .o-hole { background: #eeeeee; color: #999; } .o-code { background: #c9f2c7; }
