@@ -408,18 +408,24 @@ def _section_name(words: list[str]) -> str:
     return aliases.get(name, name)
 
 
+_INSN_LINE = re.compile(r"^\s*(?:[\w.$]+:\s*)?(mov|movzx|movsx|lea|call|jmp|j[a-z]{1,3}|syscall|xor|"
+                        r"push|pop|ret|add|sub|cmp|test|and|or|inc|dec|int|nop|hlt|db|dd|dq|dw)\b",
+                        re.M | re.I)
+_STRUCTURE_LINE = re.compile(r"^\s*(?:[A-Za-z_.$][\w.$]*:\s*(?:$|[;#])|(?:section|segment|global|extern|"
+                             r"bits|default)\s|\.(?:text|data|globl|global|section|intel_syntax)\b)",
+                             re.M | re.I)
+
+
 def looks_like_assembly(data: bytes) -> bool:
-    """Whether ``data`` reads as assembly source rather than a binary file."""
+    """Whether ``data`` reads as assembly source: UTF-8 text with at least
+    one label or directive line and one instruction line."""
     if not data or b"\0" in data[:4096] or data.startswith(b"\x7fELF") or data.startswith(b"!<"):
         return False
     try:
         head = data[:4096].decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return bool(re.search(r"^\s*([A-Za-z_.$][\w.$]*:|(section|segment|global|extern|bits|default)\s|"
-                          r"\.(text|globl|global|section|intel_syntax)\b|"
-                          r"(mov|lea|call|jmp|syscall|xor|push|pop|ret)\b)",
-                          head, re.M | re.I))
+    return bool(_STRUCTURE_LINE.search(head) and _INSN_LINE.search(head))
 
 
 class _Assembler:
