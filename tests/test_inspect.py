@@ -234,3 +234,30 @@ def test_html_for_a_linked_program_has_every_origin(chromium, packed, tmp_path):
     for origin in ("header", "code", "rodata"):
         assert f"class=\"b o-{origin}\"" in dom
     assert "&lt;_start&gt;:" in dom
+
+
+@pytest.mark.parametrize("layout", ["overlap112", "overlap104"])
+def test_squeezed_layouts_decode(sample_obj, build_dir, layout):
+    """tinyelf's overlapped layouts (when this tinyelf has them): the program
+    header inside the ELF header, code and data in header holes."""
+    exe = build_dir / f"sq_{layout}"
+    proc = run_tinyelf("pack", sample_obj("hello.c"), "-o", exe, "--layout", layout,
+                       "--map", f"{exe}.map")
+    if proc.returncode != 0 and "--layout" in proc.stderr:
+        pytest.skip("this tinyelf has no --layout option yet")
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(exe) == (b"Hello, world!\n", 0)
+    for symbols in (False, True):
+        if symbols:
+            # without a map: the code is traced from the entry point
+            nomap = build_dir / f"sq_{layout}_nomap"
+            shutil.copy(exe, nomap)
+            target = nomap
+        else:
+            target = exe
+        rep = json.loads(run_tinyelf("inspect", "--json", target).stdout)
+        assert any("inside the ELF header" in n for n in rep["notes"])
+        shared = [r for r in rep["shared"]]
+        assert any(o.startswith("program header 0") for r in shared for o in r["owners"])
+        assert any(o.startswith("code") for r in shared for o in r["owners"])
+        assert [i["mnemonic"] for i in rep["disassembly"]].count("syscall") == 2

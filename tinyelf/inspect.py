@@ -289,8 +289,28 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
         # calls, branches; a syscall known to be exit ends a path), then
         # call the rest of each loaded segment data
         basis = "code traced from the entry point (no map, sidecar or section headers)"
-        for o in _trace_code(data, entry, machine, addr_to_off, off_to_addr):
+        traced, refs = _trace_code(data, entry, machine, addr_to_off, off_to_addr)
+        for o in traced:
             content[o] = "code"
+        # what the code points at is data, up to the next code byte, the
+        # next pointed-at byte or a header field the kernel reads
+        checked = set()
+        for fname, foff, fsize in ehf:
+            if fname not in KERNEL_IGNORES:
+                checked.update(range(foff, foff + fsize))
+        for p in phdrs:
+            for fname, foff, fsize in fields(phs, phnames):
+                if fname not in KERNEL_IGNORES:
+                    checked.update(range(p["_offset"] + foff, p["_offset"] + foff + fsize))
+        starts = sorted({addr_to_off(a) for a in refs} - {None})
+        for i, start in enumerate(starts):
+            stop = starts[i + 1] if i + 1 < len(starts) else size
+            seg = next((p for p in loads if p["p_offset"] <= start < p["p_offset"] + p["p_filesz"]), None)
+            kind = "data" if seg is None or seg["p_flags"] & PF_W else "rodata"
+            o = start
+            while o < min(stop, size) and content[o] is None and o not in checked:
+                content[o] = kind
+                o += 1
         for p in loads:
             lo, hi = p["p_offset"], min(p["p_offset"] + p["p_filesz"], size)
             for o in range(lo, hi):
@@ -426,10 +446,11 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     at ret/hlt/an unconditional or indirect jump/an exit syscall)."""
     mode = _capstone_mode(machine)
     if mode is None or addr_to_off(entry) is None:
-        return set()
+        return set(), set()
     import capstone
     md = capstone.Cs(*(getattr(capstone, n) for n in mode))
     code = set()
+    refs = set()
     seen = set()
     work = [entry]
     count = 0
@@ -456,6 +477,10 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
                     target = None
             if target is not None:
                 work.append(target)
+            else:
+                for ref in _addresses_in(ins):
+                    if addr_to_off(ref) is not None:
+                        refs.add(ref)
             # just enough constant tracking to see exit(…) syscalls
             if m == "mov" and ops.split(",")[0] in ("eax", "rax", "al") and ops.split(", ")[-1].startswith(("0x", "1", "2", "3", "4", "5", "6", "7", "8", "9")):
                 try:
@@ -475,7 +500,20 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
             if m in _STOP or m == "jmp" or (m.startswith("j") and target is None and m != "jmp"):
                 break
             addr += ins.size
-    return code
+    return code, refs - set(seen)
+
+
+def _addresses_in(ins):
+    """Addresses an instruction names: rip-relative targets and immediates."""
+    import re
+    out = []
+    m = re.search(r"rip ([+-]) (0x[0-9a-f]+)", ins.op_str)
+    if m:
+        disp = int(m.group(2), 16) * (1 if m.group(1) == "+" else -1)
+        out.append(ins.address + ins.size + disp)
+    for m in re.finditer(r"(?<![\w+-])(0x[0-9a-f]{4,})\b", ins.op_str):
+        out.append(int(m.group(1), 16))
+    return out
 
 
 def _capstone_mode(machine: int):
