@@ -36,8 +36,11 @@ def test_sidecar_symbols_without_dwarf(build_dir, sample_obj):
     from conftest import run_tinyelf
     exe = build_dir / "hello_c_sym"
     debug = build_dir / "hello_c_sym.debug"
-    assert run_tinyelf("pack", sample_obj("hello.c"), "-o", exe,
-                       "--debug-sidecar", debug).returncode == 0
+    args = ["pack", sample_obj("hello.c"), "-o", exe, "--debug-sidecar", debug]
+    proc = run_tinyelf(*args, "--layout", "strict")     # gdb needs readable headers
+    if proc.returncode != 0 and "--layout" in proc.stderr:
+        proc = run_tinyelf(*args)
+    assert proc.returncode == 0, proc.stderr
     out = _gdb(exe, f"symbol-file {debug}", "break _start", "run", "bt")
     assert "Breakpoint 1, " in out and "_start" in out[out.index("#0"):], out
 

@@ -915,6 +915,17 @@ class _Assembler:
         ops = [o for o in ins.operands if o.type == 2]    # X86_OP_IMM
         return any(o.size == 8 for o in ops)
 
+    @staticmethod
+    def _labels_data(sec, label) -> bool:
+        """Whether the first thing after ``label`` is data rather than an
+        instruction (a string after the code: an object, not a function)."""
+        items = sec.items
+        for item in items[items.index(label) + 1:]:
+            if item.kind in ("label", "align"):
+                continue
+            return item.kind in ("data", "string", "space")
+        return False
+
     def _object(self):
         from .elfdefs import STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_NOTYPE, STT_OBJECT
         from .synth import make_object
@@ -939,7 +950,8 @@ class _Assembler:
             # one-file program should not need the declaration to link
             glob = lab in self.globals or lab in ("_start", "main")
             symbols.append((lab, sname, item.offset, STB_GLOBAL if glob else STB_LOCAL,
-                            STT_FUNC if sec.flags & 4 else STT_OBJECT, 0))
+                            STT_FUNC if sec.flags & 4 and not self._labels_data(sec, item)
+                            else STT_OBJECT, 0))
         # sizes: up to the next label of the section (what gdb shows for functions)
         by_sec = {}
         for i, s in enumerate(symbols):

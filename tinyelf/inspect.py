@@ -161,8 +161,13 @@ def load_symbols(path: str):
     from .linkmap import MAGIC, parse_map
     if raw.startswith(MAGIC.encode()):
         m = parse_map(raw.decode("utf-8", "replace"))
-        return ([(a, s, n) for a, s, _t, n in m["symbols"]],
-                [(a, s, c, n) for a, s, c, n, _f in m["sections"]], "map")
+        # data inside code sections (a string after the code of an assembly
+        # file) is data: object symbols come first and win
+        classes = [(a, s, "read-only data", n) for a, s, t, n in m["symbols"] if t == "object" and s]
+        for a, s, c, n, f in m["sections"]:
+            for _start, length, addr, _foff in m["pieces"].get((n, f, a), [(0, s, a, -1)]):
+                classes.append((addr, length, c, n))
+        return [(a, s, n) for a, s, _t, n in m["symbols"]], classes, "map"
     if raw.startswith(ELFMAG):
         syms, classes = _elf_symbols(raw)
         return syms, classes, "elf"
@@ -217,18 +222,36 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
 
     entry = eh["e_entry"]
     loads = [p for p in phdrs if p["p_type"] == PT_LOAD]
+    # what each PT_LOAD makes visible, the kernel's way: the file bytes it
+    # names, then the rest of their pages (mmap maps whole pages; only
+    # p_memsz > p_filesz zeroes the tail)
+    page = 4096
+    maps = []      # (file lo, file hi, address of file lo, p_flags)
+    for exact in (True, False):
+        for p in loads:
+            lo, hi = p["p_offset"], p["p_offset"] + p["p_filesz"]
+            if not exact:
+                lo = lo & -page
+                if p["p_memsz"] <= p["p_filesz"]:
+                    hi = (hi + page - 1) & -page
+            hi = min(hi, size)
+            if lo < hi:
+                maps.append((lo, hi, p["p_vaddr"] - (p["p_offset"] - lo), p["p_flags"]))
 
     def addr_to_off(addr):
-        for p in loads:
-            if p["p_vaddr"] <= addr < p["p_vaddr"] + p["p_filesz"]:
-                return addr - p["p_vaddr"] + p["p_offset"]
+        for lo, hi, va, _f in maps:
+            if va <= addr < va + (hi - lo):
+                return addr - va + lo
         return None
 
     def off_to_addr(off):
-        for p in loads:
-            if p["p_offset"] <= off < p["p_offset"] + p["p_filesz"]:
-                return off - p["p_offset"] + p["p_vaddr"]
+        for lo, hi, va, _f in maps:
+            if lo <= off < hi:
+                return off - lo + va
         return None
+
+    def flags_at(off):
+        return next((f for lo, hi, _va, f in maps if lo <= off < hi), None)
 
     # header fields, with what they mean
     hdr_rows = []
@@ -276,14 +299,17 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
     if class_ranges:
         for addr, sz, cls, _n in class_ranges:
             origin = _CLASS_ORIGIN.get(cls, "data")
-            for p in loads:
-                lo = max(addr, p["p_vaddr"])
-                hi = min(addr + sz, p["p_vaddr"] + p["p_filesz"])
-                for a in range(lo, hi):
-                    o = a - p["p_vaddr"] + p["p_offset"]
-                    if 0 <= o < size and content[o] is None:
-                        content[o] = origin
+            for a in range(addr, addr + sz):
+                o = addr_to_off(a)
+                if o is not None and content[o] is None:
+                    content[o] = origin
         basis = "sections"
+        # glue the layout added between pieces of split code (short jumps)
+        # belongs to no section: what the entry point reaches is code too
+        traced, _refs = _trace_code(data, entry, machine, addr_to_off, off_to_addr)
+        for o in traced:
+            if content[o] is None:
+                content[o] = "code"
     else:
         # no sections anywhere: follow the code from the entry point (jumps,
         # calls, branches; a syscall known to be exit ends a path), then
@@ -305,13 +331,13 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
         starts = sorted({addr_to_off(a) for a in refs} - {None})
         for i, start in enumerate(starts):
             stop = starts[i + 1] if i + 1 < len(starts) else size
-            seg = next((p for p in loads if p["p_offset"] <= start < p["p_offset"] + p["p_filesz"]), None)
-            kind = "data" if seg is None or seg["p_flags"] & PF_W else "rodata"
+            f = flags_at(start)
+            kind = "data" if f is None or f & PF_W else "rodata"
             o = start
             while o < min(stop, size) and content[o] is None and o not in checked:
                 content[o] = kind
                 o += 1
-        for p in loads:
+        for p in loads:      # the rest of what the segments name is data
             lo, hi = p["p_offset"], min(p["p_offset"] + p["p_filesz"], size)
             for o in range(lo, hi):
                 if content[o] is None and not owners[o]:
@@ -389,7 +415,8 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
                           "size": s["size"]} for s in secs if s["name"]])
     rep["origins"] = origins
     rep["_bytes"] = data
-    rep["disassembly"] = _disassemble(data, machine, content, off_to_addr, syms) if disassemble else []
+    rep["disassembly"] = (_disassemble(data, machine, content, off_to_addr, syms, entry)
+                          if disassemble else [])
     return rep
 
 
@@ -522,7 +549,7 @@ def _capstone_mode(machine: int):
     return getattr(a, "capstone", None) if a else None
 
 
-def _disassemble(data, machine, content, off_to_addr, syms):
+def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
     mode = _capstone_mode(machine)
     if mode is None:
         return []
@@ -565,10 +592,14 @@ def _disassemble(data, machine, content, off_to_addr, syms):
                 if m and syms.name(int(m.group(1), 16), exact_only=True):
                     target = int(m.group(1), 16)
             note = syms.name(target) if target is not None else None
+            # symbols that fall inside the instruction (code that starts
+            # early to reuse header bytes as prefixes, e.g. 'ELF' as REX)
+            inner = [n for a, _s, n in syms.items if ins.address < a < ins.address + ins.size]
             out.append({"address": ins.address, "offset": lo + ins.address - addr,
                         "bytes": bytes(ins.bytes).hex(" "), "mnemonic": ins.mnemonic,
                         "op_str": ins.op_str, "label": label, "target": target,
-                        "target_name": note})
+                        "target_name": note, "inner_labels": inner,
+                        "is_entry": ins.address == entry})
     return out
 
 
@@ -589,10 +620,15 @@ def render_disassembly(rep: dict, color: bool = False) -> str:
             lines.append(f"\n{ins['address']:016x} <{ins['label']}>:")
         elif prev_end is not None and ins["address"] != prev_end:
             lines.append("  ...")
+        for name in ins.get("inner_labels", ()):
+            lines.append(f"\n<{name}>: (inside the next instruction, which starts earlier "
+                         "to reuse the bytes before it)")
         prev_end = ins["address"] + len(ins["bytes"].split())
         text = f"{ins['mnemonic']} {ins['op_str']}".rstrip()
         if ins["target_name"]:
             text += f"  <{ins['target_name']}>"
+        if ins.get("is_entry"):
+            text += "    ; entry point"
         b = ins["bytes"]
         if color:
             b = _COLORS["code"] + b + _RESET

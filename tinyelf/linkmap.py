@@ -22,6 +22,16 @@ def _flags(f: int) -> str:
     return ("R" if f & PF_R else "-") + ("W" if f & PF_W else "-") + ("X" if f & PF_X else "-")
 
 
+def section_pieces(sec) -> list:
+    """``[(section offset, length, address, file offset)]``: one entry for an
+    ordinary section, one per piece for code the layout split across header
+    holes (``Section.pieces``)."""
+    pieces = getattr(sec, "pieces", None)
+    if pieces:
+        return [tuple(p) for p in pieces]
+    return [(0, sec.size, sec.addr, sec.offset)]
+
+
 def map_symbols(link: Link) -> list:
     """Every named symbol the output contains: (address, size, type, bind,
     name, defining object), by address.  Globals once (their resolved
@@ -67,6 +77,10 @@ def format_map(link: Link, output_name: str = "") -> str:
         off = f"{sec.offset:#8x}" if sec.offset >= 0 else f"{'-':>8}"
         lines.append(f"  {sec.addr:#18x}  {off}  {sec.size:#8x}  {CLASS_NAMES[sec.out_class]:<14}  "
                      f"{sec.name or '-'}  {sec.obj.name}")
+        # a section the layout split across header holes: where each piece went
+        for start, length, addr, foff in section_pieces(sec)[1:] if getattr(sec, "pieces", None) else ():
+            lines.append(f"  {addr:#18x}  {foff:#8x}  {length:#8x}  piece +{start:<#7x}  "
+                         f"{sec.name or '-'}  {sec.obj.name}")
     lines.append("")
     lines.append("Symbols")
     lines.append(f"  {'address':>18}  {'size':>8}  {'type':<7} {'bind':<7} name  from")
@@ -92,12 +106,14 @@ def format_map(link: Link, output_name: str = "") -> str:
 
 def parse_map(text: str) -> dict:
     """Read a map back: {'sections': [(addr, size, class, name, from)],
-    'symbols': [(addr, size, type, name)]}.  Raises ValueError if the text
-    is not a tinyelf map."""
+    'symbols': [(addr, size, type, name)], 'pieces': {(name, from, addr):
+    [(section offset, length, address, file offset)]}}.  A split section's
+    first piece's length is then corrected from its further pieces.  Raises
+    ValueError if the text is not a tinyelf map."""
     if not text.startswith(MAGIC):
         raise ValueError("not a tinyelf link map")
     part = None
-    out = {"sections": [], "symbols": []}
+    out = {"sections": [], "symbols": [], "pieces": {}}
     for line in text.splitlines():
         if line and not line.startswith(" "):
             part = line.strip()
@@ -105,10 +121,23 @@ def parse_map(text: str) -> dict:
         f = line.split()
         if not f or not f[0].startswith("0x"):
             continue
-        if part == "Kept sections" and len(f) >= 6:
+        if part == "Kept sections" and len(f) >= 6 and f[3] == "piece":
+            # a further piece of the section on the line before
+            addr, size, cls, name, frm = out["sections"][-1]
+            foff = int(f[1], 16) if f[1] != "-" else -1
+            out["pieces"].setdefault((name, frm, addr), []).append(
+                (int(f[4], 16), int(f[2], 16), int(f[0], 16), foff))
+        elif part == "Kept sections" and len(f) >= 6:
             cls = f[3] if f[3] != "read-only" else "read-only data"
             rest = f[4:] if f[3] != "read-only" else f[5:]
-            out["sections"].append((int(f[0], 16), int(f[2], 16), cls, rest[0], " ".join(rest[1:])))
+            addr, size = int(f[0], 16), int(f[2], 16)
+            out["sections"].append((addr, size, cls, rest[0], " ".join(rest[1:])))
+            foff = int(f[1], 16) if f[1] != "-" else -1
+            out["pieces"][(rest[0], " ".join(rest[1:]), addr)] = [(0, size, addr, foff)]
         elif part == "Symbols" and len(f) >= 5:
             out["symbols"].append((int(f[0], 16), int(f[1], 16), f[2], f[4]))
+    for key, pieces in out["pieces"].items():
+        if len(pieces) > 1:       # the first piece ends where the second starts
+            first = pieces[0]
+            pieces[0] = (0, pieces[1][0], first[2], first[3])
     return out

@@ -24,7 +24,7 @@ from .elfdefs import (EHDR64, ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRE
                       SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHT_NOBITS, SHT_PROGBITS,
                       SHT_STRTAB, SHT_SYMTAB, SYM64)
 from .errors import RelocationError
-from .linkmap import map_symbols
+from .linkmap import map_symbols, section_pieces
 from .model import CLASS_BSS, CLASS_DATA, CLASS_RODATA, CLASS_TEXT, Link, symbol_address
 
 _CLASS_SECTIONS = ((CLASS_TEXT, ".text", SHF_ALLOC | SHF_EXECINSTR, 16),
@@ -112,8 +112,9 @@ def build_sidecar(link: Link) -> bytes:
         secs = [s for s in link.kept if s.out_class == cls and s.size]
         if not secs:
             continue
-        lo = min(s.addr for s in secs)
-        hi = max(s.addr + s.size for s in secs)
+        spans = [(addr, addr + length) for s in secs for _o, length, addr, _f in section_pieces(s)]
+        lo = min(a for a, _e in spans)
+        hi = max(e for _a, e in spans)
         sections.append([name, SHT_NOBITS, flags, lo, None, hi - lo, 0, 0, align, 0])
         class_index.append((lo, hi, len(sections) - 1))
     debug, _notes = merge_debug(link)

@@ -58,13 +58,16 @@ def run(args) -> int:
 
 
 def write_extras(args, lk) -> None:
-    """The optional side outputs of a link (--map, --debug-sidecar)."""
+    """The optional side outputs of a link (--map, --debug-sidecar), for
+    every command that links (pack, build): never over an input or OUT."""
     from ..output import check_not_input, write_atomic
+    inputs = list(getattr(args, "inputs", None) or [getattr(args, "source", None)])
+    inputs = [i for i in inputs if i is not None]
     if getattr(args, "map", None):
         from ..linkmap import format_map
-        check_not_input(args.map, list(args.inputs) + [args.output])
+        check_not_input(args.map, inputs + [args.output])
         write_atomic(args.map, format_map(lk, args.output).encode("utf-8"), mode=0o644)
     if getattr(args, "debug_sidecar", None):
         from ..sidecar import build_sidecar
-        check_not_input(args.debug_sidecar, list(args.inputs) + [args.output])
+        check_not_input(args.debug_sidecar, inputs + [args.output])
         write_atomic(args.debug_sidecar, build_sidecar(lk), mode=0o644)
