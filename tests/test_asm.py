@@ -162,3 +162,55 @@ def test_bad_assembly_is_one_error_line(tmp_path, src, message):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+FORMS = """
+; prefixes, indirect calls through data, default rel, .bss, times, dq $,
+; short jumps, movabs, push/pop memory
+default rel
+global _start
+section .data
+fptr: dq target
+val:  dd 5
+buf:  times 4 db 0x90
+here: dq $
+section .bss
+big: resq 4
+section .text
+_start:
+    jmp short .s
+.s: call [fptr]
+    call qword ptr [rip + fptr]
+    lea rdi, [big]
+    mov al, [buf]
+    movabs rax, 0x1122334455667788
+    push qword [val]
+    pop rcx
+    lea rsi, [buf]
+    mov ecx, 4
+    rep movsb                 ; big[0..4] = 90 90 90 90, rdi = big + 4
+    lock xadd [rdi], eax
+    mov rax, [here]
+    lea rbx, [rel here]
+    cmp rax, rbx
+    jne .bad
+    mov edi, [val]
+    add edi, [big]            ; 5 + 0x90909090: exit status 0x95
+    mov eax, 60
+    syscall
+.bad:
+    mov edi, 99
+    mov eax, 60
+    syscall
+target:
+    ret
+"""
+
+
+def test_more_instruction_forms_run(build_dir):
+    src = build_dir / "forms.asm"
+    src.write_text(FORMS)
+    exe = build_dir / "forms"
+    proc = run_tinyelf("pack", src, "-o", exe)
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(exe, as_nobody=True) == (b"", 0x95)

@@ -124,6 +124,8 @@ _IGNORED_DIRS = {"bits", "[bits", "use64", ".intel_syntax", ".att_syntax", ".cod
                  ".size", ".file", ".ident", "cpu", ".cfi_startproc", ".cfi_endproc",
                  ".loc", ".att_syntax"}
 
+_PREFIXES = {"rep", "repe", "repz", "repne", "repnz", "lock", "notrack", "bnd", "xacquire",
+             "xrelease", "data16", "addr32"}
 _PLACEHOLDER = "__tinyelf_x"
 _RIP_PH = "__tinyelf_rip"
 
@@ -639,6 +641,10 @@ class _Assembler:
         text = item.text
         words = text.split(None, 1)
         mnem = words[0]
+        while mnem.lower() in _PREFIXES and len(words) > 1:    # rep movsb, lock xadd ...
+            more = words[1].split(None, 1)
+            mnem = f"{mnem} {more[0]}"
+            words = [mnem] + more[1:]
         ops = _split_top(words[1]) if len(words) > 1 else []
         symbolic = None
         out_ops = []
@@ -698,7 +704,9 @@ class _Assembler:
         words = op.split()
         keep = []
         while words and words[0].lower() in {"short", "near", "far", "offset", "ptr"} | _SIZE_WORDS:
-            keep.append(words.pop(0))
+            w = words.pop(0)
+            if w.lower() not in ("short", "near", "offset"):   # keystone picks the jump size
+                keep.append(w)
         rest = " ".join(words)
         if not rest:
             return op, None

@@ -37,10 +37,10 @@ def load_input(item) -> tuple[str, bytes]:
 
 def is_assembly(name: str, data: bytes) -> bool:
     """Assembly source: a ``.asm`` file, or text that reads like assembly."""
-    if name.lower().endswith(".asm"):
-        return True
     if data.startswith(b"\x7fELF"):
         return False
+    if name.lower().endswith(".asm"):
+        return True
     from .asm import looks_like_assembly
     return looks_like_assembly(data)
 
