@@ -1,6 +1,9 @@
 """The start stub: programs that define main and no _start get one."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from conftest import SAMPLES, run_exe, run_tinyelf
@@ -70,3 +73,33 @@ def test_stub_source_lives_in_the_arch_module():
     from tinyelf import arch
     a = arch.get("x86_64")
     assert "call main" in a.start_stub and "_start:" in a.start_stub
+
+
+def _need_archives():
+    import importlib.util
+    if importlib.util.find_spec("tinyelf.archive") is None:
+        pytest.skip("this tinyelf does not read archives yet")
+    if shutil.which("ar") is None:
+        pytest.skip("ar not installed")
+
+
+def test_main_from_an_archive_gets_the_stub(sample_obj, build_dir):
+    _need_archives()
+    lib = build_dir / "libmainonly.a"
+    subprocess.run(["ar", "rcs", str(lib), str(sample_obj("main.c"))], check=True)
+    exe = build_dir / "main_from_ar"
+    proc = run_tinyelf("pack", lib, "-o", exe)
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(exe, "x") == (b"1\n", 3)
+
+
+def test_start_in_an_archive_means_no_stub(sample_obj, build_dir):
+    """The stub must not pull (or shadow) an archive's _start."""
+    _need_archives()
+    from tinyelf.driver import run
+    from tinyelf.model import LinkOptions
+    lib = build_dir / "libstart.a"
+    subprocess.run(["ar", "rcs", str(lib), str(sample_obj("hello.c"))], check=True)
+    lk = run([sample_obj("main.c"), lib], LinkOptions())
+    assert all(o.name != "<start stub>" for o in lk.objects)
+    assert lk.globals["_start"].obj.from_archive
