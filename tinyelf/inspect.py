@@ -167,7 +167,11 @@ def load_symbols(path: str):
         for a, s, c, n, f in m["sections"]:
             for _start, length, addr, _foff in m["pieces"].get((n, f, a), [(0, s, a, -1)]):
                 classes.append((addr, length, c, n))
-        return [(a, s, n) for a, s, _t, n in m["symbols"]], classes, "map"
+        syms = [(a, s, n) for a, s, _t, n in m["symbols"]]
+        # sections no symbol starts (a string's .rodata.str1.1) by their name
+        named = {a for a, _s, _n in syms}
+        syms += [(a, s, n) for a, s, c, n, _f in m["sections"] if a not in named and s]
+        return syms, classes, "map"
     if raw.startswith(ELFMAG):
         syms, classes = _elf_symbols(raw)
         return syms, classes, "elf"
