@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from conftest import requires_rustc
 from test_linkmap import greet  # noqa: F401  (the shared fixture)
 
 requires_gdb = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb not installed")
@@ -59,3 +60,20 @@ def test_sidecar_is_an_ordinary_elf(greet):  # noqa: F811
     info = subprocess.run(["readelf", "--debug-dump=info", str(debug)], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     assert "greet.c" in info.stdout and "twice" in info.stdout
+
+
+@requires_gdb
+@requires_rustc
+def test_rust_dwarf_in_the_sidecar(sample_obj, build_dir):
+    from conftest import run_exe, run_tinyelf
+    obj = sample_obj("hello.rs", extra=("-C", "debuginfo=2"))
+    exe = build_dir / "hello_rs_g"
+    debug = build_dir / "hello_rs_g.debug"
+    args = ["pack", obj, "-o", exe, "--debug-sidecar", debug]
+    proc = run_tinyelf(*args, "--layout", "strict")
+    if proc.returncode != 0 and "--layout" in proc.stderr:
+        proc = run_tinyelf(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(exe) == (b"Hello, world!\n", 0)
+    out = _gdb(exe, f"symbol-file {debug}", "break _start", "run", "bt")
+    assert "hello::_start () at " in out and "hello.rs:" in out, out
