@@ -214,3 +214,13 @@ def test_more_instruction_forms_run(build_dir):
     proc = run_tinyelf("pack", src, "-o", exe)
     assert proc.returncode == 0, proc.stderr
     assert run_exe(exe, as_nobody=True) == (b"", 0x95)
+
+
+def test_build_takes_assembly_and_writes_the_map(build_dir):
+    exe = build_dir / "built_hello_asm"
+    proc = run_tinyelf("build", SAMPLES / "hello.asm", "-o", exe, "--map", f"{exe}.map")
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(exe, as_nobody=True) == (b"Hello from asm!\n", 0)
+    from tinyelf.linkmap import parse_map
+    syms = {n: a for a, _s, _t, n in parse_map(open(f"{exe}.map").read())["symbols"]}
+    assert "_start" in syms and "msg" in syms
