@@ -150,6 +150,10 @@ def test_hello_asm_sample_packs_and_runs(build_dir, as_nobody):
     ("x:\nx:\n    ret\n", "t.asm:2: label x is defined twice"),
     ("global nothere\n_start: ret\n", "declared global but not defined: nothere"),
     ("_start:\n    .frob 1\n", "t.asm:2: unknown directive .frob"),
+    # keystone alone would truncate these silently
+    ("_start:\n    mov eax, 0x123456789\n", "t.asm:2: value 0x123456789 does not fit"),
+    ("_start:\n    add al, 300\n", "t.asm:2: value 0x12c does not fit"),
+    ("_start:\n    times -1 db 0\n", "t.asm:2: times -1"),
 ])
 def test_bad_assembly_is_one_error_line(tmp_path, src, message):
     f = tmp_path / "t.asm"

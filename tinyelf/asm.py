@@ -442,6 +442,7 @@ class _Assembler:
         self.default_rel = False
         self.externals_used: dict[str, int] = {}
         self._evaluating: set = set()
+        self._consts: list = []
         self._scope = ""
         self._parse(text)
 
@@ -525,6 +526,8 @@ class _Assembler:
                 times = _ExprParser(m.group(1), self._const_lookup).parse().const
             except _AsmError as exc:
                 raise self.err(lineno, str(exc)) from None
+            if times < 0:
+                raise self.err(lineno, f"times {times}: the count must not be negative")
             line = m.group(2)
             words = line.split(None, 1)
             head = words[0].lower()
@@ -648,6 +651,7 @@ class _Assembler:
         ops = _split_top(words[1]) if len(words) > 1 else []
         symbolic = None
         out_ops = []
+        self._consts = []          # constant immediates, checked after keystone
         look = self._value_lookup(sec, item.offset, bases, item.scope)
         for op in ops:
             new, lin = self._rewrite_operand(op, look, item, bases)
@@ -716,6 +720,7 @@ class _Assembler:
         if lin.terms:
             return " ".join(keep + [_PLACEHOLDER]), lin
         v = lin.const
+        self._consts.append(v)
         return " ".join(keep + [hex(v) if v >= 0 else "-" + hex(-v)]), None
 
     def _ks(self, text, address, placeholder=None, line=0):
@@ -838,8 +843,28 @@ class _Assembler:
             return key[1], lin.const
         return key, lin.const        # a section symbol; labels are offsets in it
 
+    def _check_immediates(self, code, addr, item):
+        """keystone truncates immediates that do not fit (mov eax,
+        0x123456789 assembles as mov eax, 0x23456789): compare what capstone
+        reads back with the values written."""
+        consts = self._consts
+        if not consts:
+            return
+        ins = self._disasm(code, addr)
+        if len(ins) != 1:
+            return
+        imms = [o for o in ins[0].operands if o.type == 2]     # X86_OP_IMM
+        if len(imms) != len(consts):
+            return
+        for op, want in zip(imms, consts):
+            mask = (1 << (8 * op.size)) - 1
+            if (op.imm & mask) != (want & mask) or not -(1 << (8 * op.size)) < want <= mask:
+                raise self.err(item.line, f"value {want:#x} does not fit the operand of "
+                               f"{item.text.strip()!r} ({op.size} bytes)")
+
     def _insn_with_relocs(self, sec, item):
         code, text, lin, ph, addr = self._assemble_insn(sec, item, {})
+        self._check_immediates(code, addr, item)
         if lin is None:
             return code
         # which group do the terms refer to?
