@@ -91,6 +91,12 @@ def read_object(name: str, data: bytes, from_archive: bool = False) -> ObjectFil
         raise InputError(f"{name}: is a {describe_elf_kind(data)} (ELFCLASS32); "
                          "tinyelf links 64-bit x86-64 relocatable objects")
     if data[4] != ELFCLASS64:
+        if len(data) >= 20 and int.from_bytes(data[16:18], "little") in ET_NAMES and \
+                int.from_bytes(data[16:18], "little") != ET_REL:
+            # golfed executables (tinyelf's own overlapping layouts) reuse e_ident
+            kind = ET_NAMES[int.from_bytes(data[16:18], "little")]
+            raise InputError(f"{name}: is an {kind} with its ELF class byte reused (a size-golfed "
+                             "executable), not a relocatable object; pass the .o files")
         raise InputError(f"{name}: unknown ELF class {data[4]}: corrupt file")
     if data[5] != ELFDATA2LSB:
         raise InputError(f"{name}: big-endian ELF file; tinyelf links little-endian x86-64 objects")
