@@ -15,7 +15,7 @@ import sys
 from .errors import TinyElfError
 
 #: subcommand modules under tinyelf.commands, in --help order
-COMMANDS = ("pack", "demo")
+COMMANDS = ("pack", "demo", "size")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -327,3 +327,25 @@ def _reloc_loader(name, obj, section, raw):
             out.append((r_offset, r_info & 0xFFFFFFFF, symidx, r_addend))
         return out
     return load
+
+
+def parse_executable(data: bytes) -> dict:
+    """Parse a linked executable with lief (for tests and reports): its ELF
+    header's type, machine, entry and program header offset, and every
+    segment as a dict (type, flags, offset, vaddr, filesz, memsz).  Raises
+    InputError when lief cannot parse it."""
+    lief = _import_lief()
+    binary = lief.ELF.parse(list(bytes(data)))
+    if binary is None:
+        raise InputError("lief could not parse the executable")
+    h = binary.header
+    return {
+        "type": str(h.file_type).rsplit(".", 1)[-1],
+        "machine": str(h.machine_type).rsplit(".", 1)[-1],
+        "entry": int(h.entrypoint),
+        "phoff": int(h.program_header_offset),
+        "segments": [{"type": str(s.type).rsplit(".", 1)[-1], "flags": int(s.flags),
+                      "offset": int(s.file_offset), "vaddr": int(s.virtual_address),
+                      "filesz": int(s.physical_size), "memsz": int(s.virtual_size)}
+                     for s in binary.segments],
+    }
