@@ -1,6 +1,6 @@
 """The link driver: the passes, in order.  Read this file to see tinyelf.
 
-    read -> resolve -> collect -> scan -> layout -> relocate -> write
+    read -> resolve -> collect -> scan -> squeeze -> layout -> relocate -> write
 
 Each pass is a function ``Link -> Link`` in a module of its own, with a
 docstring that states what it takes, what it fills in and what holds after.
@@ -15,9 +15,10 @@ from .read import read
 from .relocate import relocate
 from .resolve import resolve
 from .scan import scan
+from .squeeze import squeeze
 from .writer import write
 
-PASSES = (resolve, collect, scan, layout, relocate, write)
+PASSES = (resolve, collect, scan, squeeze, layout, relocate, write)
 
 
 def run(inputs, options: LinkOptions) -> Link:

@@ -276,9 +276,13 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
             rest.append(rem)
 
     def order_key(i):
+        # code, read-only data, data; within a class the sections with the
+        # most trailing zeros last, all-zero sections after everything: the
+        # most zeros fall off the end of the file
+        trailing = i.size - i.nz_end if i.writable else 0
         if wx:
-            return (1 if i.writable else 0, 1 if i.zero else 0, 0 if i.code else 1)
-        return (1 if i.zero else 0, 1 if i.writable else 0, 0 if i.code else 1)
+            return (1 if i.writable else 0, 1 if i.zero else 0, 0 if i.code else 1, trailing)
+        return (1 if i.zero else 0, 1 if i.writable else 0, 0 if i.code else 1, trailing)
     rest.sort(key=order_key)
     if tail_first is not None:
         match = [i for i in rest if i.sec is tail_first[0] and

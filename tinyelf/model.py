@@ -273,6 +273,8 @@ class Link:
     got_symbols: list[Symbol] = field(default_factory=list)
     relaxed: dict = field(default_factory=dict)             # (Section, offset) -> rewrite
     got: Optional[Section] = None
+    # squeeze: {size pass: what it saved}, for the report
+    squeezed: dict = field(default_factory=dict)
     # layout
     layout: Optional[Layout] = None
     # relocate
