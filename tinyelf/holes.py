@@ -9,6 +9,8 @@ splittable only when every rule below holds, otherwise it is placed whole:
 * every reference into the section from anywhere (relocations in any kept
   section, the entry symbol, GOT slots) targets offset 0, so moving the rest
   of the section cannot change any address taken;
+* no relocation ties two instructions together (GOT + A - P, 64-bit
+  PC-relative fields: the large code model's ``lea -7(%rip)`` idiom);
 * the section refers to itself only through offset 0 (relocations) or
   through relative branches / RIP-relative operands without relocations, and
   those must stay inside one piece: no relative branch crosses a split;
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .arch import F_ABS, F_GOTOFF, F_PC
+from .arch import F_ABS, F_GOTOFF, F_GOTPC, F_GOTPCREL, F_PC
 
 TERMINATORS = frozenset({"jmp", "ret", "ud2"})
 JMP8 = 2     # eb rel8
@@ -100,6 +102,14 @@ def analyze(sec, link) -> CodeInfo | None:
     capstone, md = _disassembler(link.arch)
     from capstone import x86
     data = bytes(sec.data)
+    for _r_off, rt, _s, _a in sec.relocs:
+        spec = link.arch.relocs.get(rt)
+        # GOT + A - P, and 64-bit PC-relative fields: the large code model's
+        # "lea -7(%rip), %rbx; movabs $X-(.-7), %r11" idiom, whose addend is
+        # the distance between two instructions: they must stay together
+        if spec is None or spec.formula == F_GOTPC or \
+                (spec.formula in (F_PC, F_GOTPCREL) and spec.size == 8):
+            return None
     bounds, ends, intra = [], {}, []
     reloc_fields = [(r_off, r_off + link.arch.relocs[rt].size, symidx, addend, rt)
                     for r_off, rt, symidx, addend in sec.relocs if rt in link.arch.relocs]
