@@ -32,8 +32,17 @@ def run(inputs, options: LinkOptions) -> Link:
 
 
 def link(inputs, *, entry: str = "_start", base: int | None = None,
-         gc_sections: bool = True, arch: str = "x86_64") -> bytes:
+         gc_sections: bool = True, arch: str = "x86_64", **squeeze) -> bytes:
     """Link ``inputs`` (paths, or ``(name, bytes)`` pairs) into an executable
-    and return its bytes.  Raises :class:`tinyelf.errors.TinyElfError`."""
-    opts = LinkOptions(entry=entry, base=base, gc_sections=gc_sections, arch=arch)
+    and return its bytes.  ``squeeze``: the LinkOptions size fields (layout,
+    wx, holes, split_code, merge_strings, fold_functions, squeeze_align,
+    trim_zeros).  Raises :class:`tinyelf.errors.TinyElfError`."""
+    from dataclasses import fields
+
+    from .errors import UsageError
+    known = {f.name for f in fields(LinkOptions)}
+    unknown = sorted(set(squeeze) - known)
+    if unknown:
+        raise UsageError(f"unknown link option(s): {', '.join(unknown)}")
+    opts = LinkOptions(entry=entry, base=base, gc_sections=gc_sections, arch=arch, **squeeze)
     return run(inputs, opts).output

@@ -35,6 +35,10 @@ from .model import (CLASS_BSS, CLASS_DATA, CLASS_TEXT, Hole, Layout, Link, Segme
                     symbol_address)
 
 
+#: largest code section the layout considers splitting across holes
+MAX_SPLIT = 512
+
+
 def _align(x: int, a: int) -> int:
     return (x + a - 1) & -a if a > 1 else x
 
@@ -451,8 +455,11 @@ def _plan(ctx: _Context, spec) -> _Plan:
     flags0 = layoutsmod.segment_flags(ctx.writable, wx)
     base = spec.base_for(flags0, opts.base, ctx.arch.default_base)
     splits = [None]
-    if opts.holes and opts.split_code:
-        code = sorted((i for i in ctx.items if i.code and i.size > 2), key=lambda i: -i.size)
+    if opts.holes and opts.split_code and spec.holes(phnum):
+        # the holes hold a few dozen bytes: splitting pays off for any code
+        # section, so decode (capstone) only a couple of moderate ones
+        code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT),
+                      key=lambda i: -i.size)
         for it in code:
             if ctx.code_info(it.sec) is not None:
                 splits.append(it)
