@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from . import holes as holesmod
 from . import layouts as layoutsmod
-from .arch import F_ABS
+from .arch import F_ABS, F_PC
 from .elfdefs import PF_W, SHF_EXECINSTR, SHF_WRITE
 from .errors import LayoutError, RelocationError
 from .model import (CLASS_BSS, CLASS_DATA, CLASS_TEXT, Hole, Layout, Link, Segment,
@@ -95,11 +95,12 @@ class _Context:
         self.items = []
         self.bss = []
         specs = link.arch.relocs
+        data_in_code = _referenced_inside(link) if opts.squeeze_align else set()
         for sec in link.kept:
             code = bool(sec.flags & SHF_EXECINSTR)
             align = max(1, sec.align)
-            if code and opts.squeeze_align:
-                align = 1
+            if code and opts.squeeze_align and sec not in data_in_code:
+                align = 1           # padding between functions only costs bytes
             writable = bool(sec.flags & SHF_WRITE) or sec.is_nobits
             if sec.is_nobits:
                 self.bss.append(_Item(sec, sec.size, align, True, False, True, 0))
@@ -139,6 +140,28 @@ class _Context:
                 info = holesmod.analyze(sec, self.link)
             self._infos[sec] = info
         return self._infos[sec]
+
+
+def _referenced_inside(link: Link) -> set:
+    """Code sections that something refers to at an offset other than their
+    start (a named symbol inside, or section + offset): they may hold data
+    that an aligned load reads, so they keep their alignment."""
+    specs = link.arch.relocs
+    out = set()
+    for sec in link.kept:
+        for _r_off, rtype, symidx, addend in sec.relocs:
+            if not symidx:
+                continue
+            t = link.target(sec.obj, symidx)
+            tsec = t.section
+            if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in out:
+                continue
+            spec = specs.get(rtype)
+            bias = -spec.size if spec is not None and spec.formula == F_PC else 0
+            if t.value != 0 or (spec is not None and spec.formula in (F_ABS, F_PC)
+                                and addend != bias):
+                out.add(tsec)
+    return out
 
 
 def _check(spec, ctx: _Context, phnum: int) -> None:

@@ -101,7 +101,11 @@ def merge_strings(link: Link) -> str:
                     bad.add(t.section)
             else:
                 home = _find(strs, off)
-                if home is None or (spec.formula == F_PC and off != home[0]):
+                # PC-relative: the field's bias is assumed to be its size; a
+                # reference that does not then land on the first byte of a
+                # non-empty string may mean something else: leave it alone
+                if home is None or (spec.formula == F_PC and
+                                    (off != home[0] or home[1] - home[0] < 2)):
                     bad.add(t.section)
                 refs.append((sec, i, t.section, off, bias))
     for obj in link.objects:
