@@ -249,3 +249,61 @@ def test_size_command_decodes_headers(sample_obj, build_dir):
     assert "headers" in text and "LOAD 0 R-X" in text
     proc = run_tinyelf("size", build_dir)
     assert proc.returncode == 1 and proc.stderr.startswith("tinyelf: error: ")
+
+
+def test_entry_prefix_rule():
+    """overlap80 starts executing at file byte 1: "ELF" (45 4c 46) runs as REX
+    prefixes in front of the first instruction.  Only instructions that mean
+    the same after them may start there."""
+    from tinyelf import arch
+    from tinyelf.holes import prefix_safe
+    x86 = arch.get("x86_64")
+    assert prefix_safe(b"\x6a\x3c\x58", b"ELF", x86)           # push $60
+    assert prefix_safe(b"\x48\x8d\x35\0\0\0\0", b"ELF", x86)   # lea (its own REX.W wins)
+    assert not prefix_safe(b"\x89\xc1", b"ELF", x86)           # mov %eax,%ecx -> %r8d...
+    assert not prefix_safe(b"\x8b\x07", b"ELF", x86)           # mov (%rdi),%eax -> r8/r15
+
+
+MODRM_FIRST = """
+    .globl _start
+    .section .text._start,"ax",@progbits
+_start:
+    mov %eax, %ecx
+    lea msg(%rip), %rsi
+    mov $1, %eax
+    mov $1, %edi
+    mov $3, %edx
+    syscall
+    mov $60, %eax
+    mov $5, %edi
+    syscall
+    .section .rodata.msg,"a",@progbits
+msg: .ascii "ok\\n"
+"""
+
+
+@requires_as
+def test_overlap80_jumps_to_an_entry_that_the_prefixes_would_change(build_dir, tmp_path):
+    obj = assemble(MODRM_FIRST, tmp_path / "modrm.o")
+    exe = build_dir / "modrm80"
+    rep = report(obj, "--layout", "overlap80", "-o", exe)
+    assert rep["layout"] == "overlap80" and rep["entry"] == (5 << 32) + 1
+    first = rep["holes"][0]["contents"][0]
+    assert first["offset"] == 4 and first["what"] == "jmp to the entry"
+    assert run_exe(exe) == (b"ok\n", 5)
+    assert run_exe(exe, as_nobody=True) == (b"ok\n", 5)
+
+
+def test_wants_pic_is_exposed():
+    from tinyelf import layouts
+    assert layouts.wants_pic() is True
+    assert [l.name for l in layouts.LAYOUTS] == ["strict", "overlap112", "overlap104",
+                                                 "overlap80"]
+    assert not layouts.get("overlap80").abs32_ok and layouts.get("strict").spec_valid
+
+
+def test_unknown_layout_is_a_usage_error(sample_obj, tmp_path):
+    out = tmp_path / "x"
+    proc = run_tinyelf("pack", sample_obj("hello.c"), "--layout", "tiny", "-o", out)
+    assert proc.returncode == 1 and not out.exists()
+    assert proc.stderr.startswith("tinyelf: error: ") and "overlap80" in proc.stderr

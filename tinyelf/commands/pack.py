@@ -41,7 +41,7 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
                    "(no page both writable and executable)")
     g.add_argument("--report", action="store_true",
                    help="print where every byte of the output goes (to stdout)")
-    g.add_argument("--json", action="store_true", help="with --report: as JSON")
+    g.add_argument("--json", action="store_true", help="print the report as JSON (implies --report)")
     g.add_argument("--no-holes", dest="holes", action="store_false",
                    help="leave the header bytes the kernel ignores empty")
     g.add_argument("--no-split-code", dest="split_code", action="store_false",
@@ -81,7 +81,7 @@ def run(args) -> int:
     check_not_input(args.output, args.inputs)
     lk = run_link(args.inputs, options_from(args))
     write_atomic(args.output, lk.output)
-    if getattr(args, "report", False):
+    if getattr(args, "report", False) or getattr(args, "json", False):
         from ..report import link_report, render
         print(render(link_report(lk, inputs=args.inputs), as_json=args.json))
     return 0
