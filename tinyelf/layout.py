@@ -37,6 +37,8 @@ from .model import (CLASS_BSS, CLASS_DATA, CLASS_TEXT, Hole, Layout, Link, Segme
 
 #: largest code section the layout considers splitting across holes
 MAX_SPLIT = 512
+#: programs with more sections than this try only the default tail order
+MAX_TRY_FIRST = 64
 
 
 def _align(x: int, a: int) -> int:
@@ -502,7 +504,9 @@ def _plan(ctx: _Context, spec) -> _Plan:
                 firsts = [None]
                 if opts.holes and spec.tail_free(phnum):
                     seen = set()
-                    for it in ctx.items[:8]:
+                    # which section overlaps the last p_align: worth trying
+                    # each only for small programs (the search is per layout)
+                    for it in (ctx.items[:8] if len(ctx.items) <= MAX_TRY_FIRST else []):
                         key = (it.sec, False)
                         if key not in seen and it is not split:
                             seen.add(key)
