@@ -74,6 +74,9 @@ class LayoutSpec:
     entry_offset = None
     #: bytes in front of a forced entry that the CPU executes as prefixes
     entry_prefix = b""
+    #: the overlap's forced bytes: (file offset, size, what both structures
+    #: need there); for the report and the reader of this module
+    forced = ()
 
     def header_end(self, phnum: int) -> int:
         return max(64, self.phoff + PHENT * phnum)
@@ -137,6 +140,8 @@ class Overlap112(LayoutSpec):
     summary = "program header at 0x38: e_phnum/e_shentsize = p_type, e_shnum = p_flags"
     phoff = 0x38
     max_phnum = 1      # e_phnum | e_shentsize << 16 is p_type, which must be PT_LOAD (1)
+    forced = ((0x38, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
+              (0x3c, 4, "e_shnum, e_shstrndx = p_flags"))
 
     def holes(self, phnum):
         return _common_holes(phnum, [Hole(0x28, 14, "e_shoff+e_flags+e_ehsize"),
@@ -158,6 +163,9 @@ class Overlap104(LayoutSpec):
                "e_phnum = p_offset")
     phoff = 0x30
     max_phnum = 2
+    forced = ((0x30, 4, "e_flags = p_type PT_LOAD (1)"),
+              (0x34, 4, "e_ehsize = p_flags' low half, e_phentsize=56 its high half"),
+              (0x38, 8, "e_phnum, e_shentsize, e_shnum, e_shstrndx = p_offset (= e_phnum)"))
 
     def holes(self, phnum):
         extra = [Hole(0x28, 8, "e_shoff"), Hole(0x30 + 0x18, 8, "p_paddr")]
@@ -190,6 +198,12 @@ class Overlap80(LayoutSpec):
     phoff = 0x18
     max_phnum = 2
     abs32_ok = False
+    forced = ((0x01, 3, "\"ELF\" of the magic = REX prefixes of the first instruction"),
+              (0x18, 8, "e_entry = p_type PT_LOAD | p_flags << 32 (base + 1)"),
+              (0x20, 8, "e_phoff = p_offset (0x18)"),
+              (0x28, 8, "e_shoff = p_vaddr (base + 0x18)"),
+              (0x36, 2, "e_phentsize=56 = top of p_paddr"),
+              (0x38, 8, "e_phnum, e_shentsize, e_shnum, e_shstrndx = p_filesz (= p_memsz)"))
     entry_offset = 1
     entry_prefix = b"ELF"      # bytes 1..3, executed as REX prefixes
 

@@ -85,7 +85,9 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
                    "overlap": EHDR64.size + PHDR64.size * nseg - lay.header_size,
                    "content_in_header": in_holes + sum(len(d) for f, d, _w in lay.patches
                                                       if f < lay.header_size),
-                   "tail_overlap": tail_overlap},
+                   "tail_overlap": tail_overlap,
+                   "forced": [{"offset": o, "size": n, "what": w}
+                              for o, n, w in _forced(lay.name)]},
         "holes": holes,
         "trimmed_zeros": lay.image_size - size if lay.image_size > size else 0,
         "bss_memory": bss_mem,
@@ -99,6 +101,12 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
     if ld_baseline and inputs:
         rep["gnu_ld"] = gnu_ld_size(inputs, link.options.entry)
     return rep
+
+
+def _forced(name):
+    from . import layouts
+    spec = layouts.BY_NAME.get(name)
+    return spec.forced if spec is not None else ()
 
 
 def gnu_ld_size(inputs, entry="_start"):
@@ -168,6 +176,8 @@ def render(rep: dict, as_json: bool = False) -> str:
                f"{h['phdrs']} - {h['overlap']} overlapped)")
     if "bytes" in rep:
         b = rep["bytes"]
+        for f in h.get("forced", ()):
+            out.append(f"  overlap {f['offset']:#04x}+{f['size']}  {f['what']}")
         out.append(f"  in headers   {h['content_in_header']:>6}  content in bytes the kernel ignores")
         for k in ORDER[1:]:
             if b[k] or k in ("code",):
