@@ -82,17 +82,16 @@ def incoming_offsets_ok(link) -> dict:
     return ok
 
 
-_cs = None
+_cs: dict = {}
 
 
 def _disassembler(arch):
-    global _cs
-    if _cs is None:
+    if arch.name not in _cs:
         import capstone  # heavy: imported only when code is split
         md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
         md.detail = True
-        _cs = (capstone, md)
-    return _cs
+        _cs[arch.name] = (capstone, md)
+    return _cs[arch.name]
 
 
 def analyze(sec, link) -> CodeInfo | None:
@@ -129,13 +128,15 @@ def analyze(sec, link) -> CodeInfo | None:
         if not has_reloc:
             rel = insn.group(capstone.CS_GRP_JUMP) or insn.group(capstone.CS_GRP_CALL) \
                 or getattr(capstone, "CS_GRP_BRANCH_RELATIVE", -1) in insn.groups
+            before = len(intra)
             for op in insn.operands:
                 if op.type == x86.X86_OP_IMM and rel:
                     intra.append((start, op.imm))
                 elif op.type == x86.X86_OP_MEM and op.mem.base == x86.X86_REG_RIP:
                     intra.append((start, end + op.mem.disp))
-            if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz")) and not intra:
-                return None
+            if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz", "xbegin")) and \
+                    len(intra) == before:
+                return None       # a relative target capstone did not report
         pos = end
     if pos != len(data):
         return None
