@@ -10,10 +10,12 @@ this subset keeps the test suite's time reasonable.)
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
-import corpus
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpus  # noqa: E402
 
 SUBSET = ["switch.O2", "switch.Os-pic", "fptr.O2-pie", "common.O0-large-pic", "bigbss.Os-pic",
           "strings.O2", "strings.Os-pic", "statics.O2", "weak.O2-pie", "recursion.O0",
