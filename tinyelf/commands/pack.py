@@ -81,7 +81,12 @@ def run(args) -> int:
     check_not_input(args.output, args.inputs)
     lk = run_link(args.inputs, options_from(args))
     write_atomic(args.output, lk.output)
+    print_report(args, lk, args.inputs)
+    return 0
+
+
+def print_report(args, lk, inputs) -> None:
+    """--report / --json: where every byte of the output went (stdout)."""
     if getattr(args, "report", False) or getattr(args, "json", False):
         from ..report import link_report, render
-        print(render(link_report(lk, inputs=args.inputs), as_json=args.json))
-    return 0
+        print(render(link_report(lk, inputs=inputs), as_json=args.json))
