@@ -170,6 +170,9 @@ class ObjectFile:
     from_archive: bool = False
     #: sections left out when reading: (name, reason), for the link map
     ignored: list = field(default_factory=list)
+    #: DWARF sections (.debug_*), by section index: never linked into the
+    #: output, kept with their relocations for the debug sidecar
+    debug: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<ObjectFile {self.name}>"
