@@ -113,12 +113,17 @@ def test_cli_run(tmp_path):
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in (FUZZ / "crashers").iterdir()))
-def test_crasher_regression(case, tmp_path):
+def test_crasher_regression(case, tmp_path, request):
     d = FUZZ / "crashers" / case
+    # "open: ..." in the README: a bug found and not fixed yet (in another
+    # module's code); strict, so the fix makes this test say so
+    open_bug = [l[6:] for l in (d / "README").read_text().splitlines() if l.startswith("open: ")]
+    if open_bug:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=open_bug[0]))
     files = [(p.name, p.read_bytes()) for p in sorted(d.iterdir()) if p.name != "README"]
     if any(data.startswith(b"!<arch>") for _, data in files) and not fuzzrun.have_archive_support():
         pytest.skip("archive input; tinyelf has no archive reader yet")
-    problem, _dt = fuzzrun.run_cli(files, tmp_path, timeout=20)
+    problem, _dt = fuzzrun.run_cli(files, tmp_path, timeout=10)
     assert problem is None
     # the README may name the message the fix gives
     expect = [l[len("expect: "):] for l in (d / "README").read_text().splitlines()
