@@ -367,3 +367,43 @@ def test_tinyelf_builtins_spelled_out(tmp_path):
     exe.write_bytes(tiny)
     exe.chmod(0o755)
     assert run_exe(exe) == run_exe(tmp_path / "prog.ld") == (b"", 10)
+
+
+FOLDABLE = r"""
+static inline long sys3(long n, long a, long b, long c) {
+    long r;
+    __asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+__attribute__((noinline)) int f1(int x) { return x * 3 + 1; }
+__attribute__((noinline)) int f2(int x) { return x * 3 + 1; }
+void _start(void) {
+    sys3(1, 1, (long)"hello world\n", 12);
+    sys3(1, 1, (long)"world\n", 6);
+    sys3(60, f1(2) + f2(3), 0, 0);
+}
+"""
+
+
+@requires_ld
+def test_unreproducible_links_refused_clearly(tmp_path):
+    """Code in header holes, merged strings, folded functions: GNU ld cannot
+    be told about them, so the script is refused with what to add instead of
+    being written wrong; with those options it works."""
+    from tinyelf import toolchain
+    src = tmp_path / "m.c"
+    src.write_text(FOLDABLE)
+    obj = toolchain.compile_c(src, tmp_path / "m.o", extra=("-Os",))
+    out, script = tmp_path / "m", tmp_path / "m.ld"
+    for extra, needles in (((), ("--layout strict", "--no-merge-strings", "--no-fold-functions")),
+                           (("--layout", "strict", "--no-holes"), ("--no-merge-strings",))):
+        proc = run_tinyelf("pack", obj, "-o", out, "--emit-ld-script", script, *extra)
+        assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert all(n in proc.stderr for n in needles), proc.stderr
+        assert not out.exists() and not script.exists()
+    proc = run_tinyelf("pack", obj, "-o", out, "--emit-ld-script", script, *comparable_flags())
+    assert proc.returncode == 0, proc.stderr
+    ld_out = tmp_path / "m.ld-out"
+    subprocess.run(["ld", "-static", "-nostdlib", "-N", "--no-warn-rwx-segments", "-T", str(script),
+                    "-o", str(ld_out), str(obj)], check=True)
+    assert run_exe(out) == run_exe(ld_out) == (b"hello world\nworld\n", 17)

@@ -81,14 +81,26 @@ def render(link: Link) -> str:
     lay = link.layout
     if lay is None:
         raise UsageError("--emit-ld-script needs a finished layout")
-    # layouts that put code or data inside the ELF and program headers, or
-    # split code across header holes, are beyond what ld's scripts can say
+    # what a linker script cannot say: contents inside the ELF and program
+    # headers or code split across header holes (squeeze's layouts), and
+    # references redirected to tinyelf's merged strings or folded functions
+    beyond, flags = [], []
     content_start = getattr(lay, "content_start", 0) or lay.header_size
     if (content_start < lay.header_size or getattr(lay, "patches", None)
             or any(getattr(s, "pieces", None) for s in link.kept)):
-        raise UsageError(f"--emit-ld-script: the {getattr(lay, 'name', '')} layout puts code or "
-                         "data inside the ELF headers, which GNU ld cannot reproduce; link with "
-                         "--layout strict --no-holes for a comparable output")
+        beyond.append(f"the {getattr(lay, 'name', '')} layout puts code or data inside the "
+                      "ELF headers")
+        flags += ["--layout strict", "--no-holes"]
+    squeezed = getattr(link, "squeezed", None) or {}
+    if squeezed.get("merge_strings"):
+        beyond.append("tinyelf merged strings")
+        flags.append("--no-merge-strings")
+    if squeezed.get("fold_functions"):
+        beyond.append("tinyelf folded identical functions")
+        flags.append("--no-fold-functions")
+    if beyond:
+        raise UsageError(f"--emit-ld-script: {', '.join(beyond)}, which GNU ld cannot reproduce; "
+                         f"add {' '.join(flags)} for a comparable output")
     synth = link.synthetic
     secs = sorted(link.kept, key=lambda s: s.addr)
     fmt, arch = link.arch.bfd
