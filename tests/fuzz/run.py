@@ -218,8 +218,10 @@ def supervise(seed, start, stop, slow, archives, log=None):
                 how = f"hang: more than {int(slow * 4)} s (SIGALRM)"
             yield {"i": current, "t": None, "rc": None, "problem": how, "desc": "(see saved input)"}
             i = current + 1
-        elif rc != 0:
-            raise RuntimeError(f"fuzz worker failed outside a case (status {rc})")
+        elif rc != 0:      # died between cases (e.g. killed): say so, go on after it
+            yield {"i": i, "t": None, "rc": None, "desc": "(between cases)",
+                   "problem": f"worker died outside a case (status {rc})"}
+            i += 1
 
 
 def save_crasher(seeds, seed, i, problem):
