@@ -10,6 +10,9 @@ def test_keystone_decimal_and_hex_literals_mean_what_they_say():
     assert assemble("mov eax, 60") == bytes.fromhex("b83c000000")
     assert assemble("mov eax, 0x60") == bytes.fromhex("b860000000")
     assert assemble("mov eax, 60", resolver=lambda n: None) == bytes.fromhex("b83c000000")
+    # ';' separates statements in keystone's Intel mode: both numbers are decimal
+    assert assemble("mov eax, 1; mov edi, 60") == bytes.fromhex("b801000000bf3c000000")
+    assert assemble('.ascii "60"') == b"60"
 
 
 def test_synthesized_object_links_and_runs(build_dir):

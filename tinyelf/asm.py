@@ -15,9 +15,9 @@ _engines: dict = {}
 # keystone 0.9.2 reads unprefixed numbers as hexadecimal once any option is
 # set (a symbol resolver included): keystone-engine/keystone#436, #538.  So
 # every decimal literal is rewritten as 0x... before keystone sees it; string
-# literals and comments are left alone.
+# literals are left alone.  (In keystone's Intel mode ';' separates
+# statements rather than starting a comment, so numbers after it count.)
 _TOKEN = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""   # string
-                    r"|(;[^\n]*)"                                        # comment
                     r"|(?<![\w.$@])(\d+)(?![\w.])")                    # decimal number
 
 
@@ -25,9 +25,9 @@ def hexify(text: str) -> str:
     """Rewrite decimal literals as hexadecimal so that keystone's radix
     setting cannot change their meaning."""
     def sub(m):
-        if m.group(3) is None:
+        if m.group(2) is None:
             return m.group(0)
-        return hex(int(m.group(3)))
+        return hex(int(m.group(2)))
     return _TOKEN.sub(sub, text)
 
 

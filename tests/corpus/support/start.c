@@ -1,0 +1,27 @@
+/*
+ * start.c -- minimal start stub for hosted-style programs (samples/main.c,
+ * most corpus programs): _start loads argc/argv/envp from the initial stack,
+ * calls main(argc, argv, envp) and exits with its return value.
+ * Compiled with each variant's flags, so it varies with -fPIC, -mcmodel etc.
+ */
+int main(int argc, char **argv, char **envp);
+
+__asm__(
+    ".text\n"
+    ".globl _start\n"
+    ".type _start, @function\n"
+    "_start:\n"
+    "    xor %ebp, %ebp\n"
+    "    mov %rsp, %rdi\n"
+    "    and $-16, %rsp\n"
+    "    call __corpus_start\n"
+    "    hlt\n");
+
+__attribute__((used, noreturn)) void __corpus_start(long *sp)
+{
+    int argc = (int)sp[0];
+    char **argv = (char **)(sp + 1);
+    long status = main(argc, argv, argv + argc + 1);
+    __asm__ volatile ("syscall" : : "a"(60L), "D"(status) : "rcx", "r11", "memory");
+    __builtin_unreachable();
+}
