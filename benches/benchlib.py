@@ -122,9 +122,9 @@ def timed_run(cmd, cwd=None) -> tuple[float, int, int, str]:
         return wall, ru.ru_maxrss, proc.returncode, err.read().decode(errors="replace")
 
 
-def run_exe(path, *args) -> tuple[bytes, int]:
-    proc = subprocess.run([str(path), *map(str, args)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=20)
+def run_exe(path, *args, stdin: bytes = b"", env=None) -> tuple[bytes, int]:
+    proc = subprocess.run([str(path), *map(str, args)], input=stdin, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=20, env=env)
     return proc.stdout, proc.returncode
 
 
@@ -164,11 +164,13 @@ MEM_FUNCS = {"memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen"}
 
 
 def build_mem_object(build_dir: Path) -> Path:
-    """memcpy & co. for the peers (compiler_builtins defines none of them on
-    this target; tinyelf brings its own once branch ``rust`` has landed)."""
+    """memcpy & co. for the peers: tests/corpus/support/mem.c, the file the
+    corpus links into its GNU ld baselines (compiler_builtins defines none of
+    them on this target; tinyelf brings its own once branch ``rust`` has
+    landed)."""
     out = build_dir / "bench_mem.o"
     if not out.exists():
-        toolchain.compile_c(BENCHES / "inputs" / "mem.c", out,
+        toolchain.compile_c(ROOT / "tests" / "corpus" / "support" / "mem.c", out,
                             extra=("-fno-builtin", "-fno-tree-loop-distribute-patterns"))
     return out
 

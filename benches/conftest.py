@@ -38,14 +38,10 @@ def inputs(bench_dir):
         hello = toolchain.compile_rust(benchlib.SAMPLES / "hello.rs", bench_dir / "hello.o")
         built["hello"] = {"tinyelf": [hello], "peers": [hello], "core": False,
                           "expect": (b"Hello, world!\n", 0), "args": ()}
-        prod = benchlib.SAMPLES / "prodfactors.rs"
-        if prod.exists():
-            src, args = prod, ("600851475143", "12")
-            expect = (b"600851475143: 71 839 1471 6857\n12: 2 2 3\n", 0)
-        else:  # until samples/prodfactors.rs lands: the same work through core::fmt
-            src, args = benchlib.BENCHES / "inputs" / "corefmt.rs", ()
-            expect = (b"600851475143: 71 839 1471 6857\n", 0)
-        obj = Path(toolchain.compile_rust(src, bench_dir / "core_user.o"))
+        obj = Path(toolchain.compile_rust(benchlib.SAMPLES / "prodfactors.rs",
+                                          bench_dir / "prodfactors.o"))
+        args = ("600851475143", "12")
+        expect = (b"600851475143: 71 839 1471 6857\n12: 2 2 3\n", 0)
         ins = benchlib.rust_link_inputs(obj, bench_dir)
         built["core"] = {**ins, "core": True, "expect": expect, "args": args}
     gen = bench_dir / "gen"

@@ -37,13 +37,19 @@ README = benchlib.ROOT / "README.md"
 PNG = benchlib.BENCHES / "sizes.png"
 BEGIN, END = "<!-- sizes:begin -->", "<!-- sizes:end -->"
 
-#: sample -> (std twin under benches/std, arguments to run it with)
+#: sample -> (std twin under benches/std, arguments, stdin) to build and run it with
+#: (samples/main.c needs a start stub from the linker and hello.asm an
+#: assembler front end: they join when tinyelf builds them itself)
 SAMPLES = {
-    "hello.rs": ("hello.rs", ()),
-    "exit.rs": ("exit.rs", ()),
-    "hello.c": ("hello.rs", ()),
-    "prodfactors.rs": ("prodfactors.rs", ("600851475143", "12")),
+    "hello.rs": ("hello.rs", (), b""),
+    "exit.rs": ("exit.rs", (), b""),
+    "hello.c": ("hello.rs", (), b""),
+    "prodfactors.rs": ("prodfactors.rs", ("600851475143", "12"), b""),
+    "echo.rs": ("echo.rs", ("a", "b c", "$GREETING", "d"), b""),
+    "rot13.rs": ("rot13.rs", (), b"Hello, World! 123\n" * 300),
+    "wc.c": ("wc.rs", (), b"one two\nthree  four\tfive\n" * 500),
 }
+ENV = {"PATH": "/usr/bin:/bin", "GREETING": "hi there"}
 
 RUSTC_STD_MIN = ("-C", "opt-level=z", "-C", "lto", "-C", "panic=abort",
                  "-C", "codegen-units=1", "-C", "strip=symbols")
@@ -67,7 +73,7 @@ def _run(cmd, what):
 
 def build_sample(sample: str, work: Path, layout_option: bool) -> dict[str, int]:
     """Build one sample every way; return column -> size in bytes."""
-    twin, args = SAMPLES[sample]
+    twin, args, stdin = SAMPLES[sample]
     src = benchlib.SAMPLES / sample
     stem = sample.replace(".", "_")
     d = work / stem
@@ -108,9 +114,9 @@ def build_sample(sample: str, work: Path, layout_option: bool) -> dict[str, int]
     _run([*tinyelf, "-o", str(outs["tinyelf"]), *tiny], "tinyelf pack")
 
     # every build must behave like GNU ld's
-    want = benchlib.run_exe(outs["ld"], *args)
+    want = benchlib.run_exe(outs["ld"], *args, stdin=stdin, env=ENV)
     for col, path in outs.items():
-        got = benchlib.run_exe(path, *args)
+        got = benchlib.run_exe(path, *args, stdin=stdin, env=ENV)
         if got != want:
             raise SystemExit(f"sizes.py: {sample}: the {col} build printed/exited {got!r}, "
                              f"GNU ld's build {want!r}")
