@@ -108,18 +108,34 @@ def record(input_name: str, linker: str, times: list[float], maxrss: int) -> Non
                                      "rounds": len(times)}
 
 
-def timed_run(cmd, cwd=None) -> tuple[float, int, int, str]:
-    """Run ``cmd`` as a child process; return (wall seconds, peak RSS in KiB,
-    exit status, stderr).  The peak RSS is the child's own ru_maxrss, read
-    with os.wait4, so earlier children do not blur it."""
+def timed_run(cmd, cwd=None) -> tuple[float, int, str]:
+    """Run ``cmd`` as a child process; return (wall seconds, exit status, stderr)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
-        _pid, status, ru = os.wait4(proc.pid, 0)
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped
         err.seek(0)
-        return wall, ru.ru_maxrss, proc.returncode, err.read().decode(errors="replace")
+        return wall, proc.returncode, err.read().decode(errors="replace")
+
+
+def peak_rss_kib(cmd, cwd=None) -> int:
+    """Peak RSS of one run of ``cmd``, in KiB: the ru_maxrss that os.wait4
+    reports for it.
+
+    Linux carries the parent's high-water mark over fork/vfork and exec into
+    the child's ru_maxrss, so a child of pytest would report at least
+    pytest's own ~37 MiB.  The command is therefore started from a small
+    process (GNU time, which reads the same wait4 rusage) when installed."""
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+    if gnu_time:
+        with tempfile.NamedTemporaryFile("r") as out:
+            subprocess.run([gnu_time, "-f", "%M", "-o", out.name, *cmd], cwd=cwd,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            return int(out.read().split()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    _pid, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped
+    return ru.ru_maxrss   # an upper bound: includes the parent's high-water mark
 
 
 def run_exe(path, *args, stdin: bytes = b"", env=None) -> tuple[bytes, int]:

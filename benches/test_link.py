@@ -3,7 +3,7 @@ the same inputs in the same run.
 
 Every link is a child process (tinyelf as ``python -m tinyelf pack``, so
 interpreter start-up and imports count, as they do inside cargo); its peak
-RSS comes from os.wait4.  Each output is run once and must print and exit as
+RSS is the ru_maxrss of one more run (see benchlib.peak_rss_kib).  Each output is run once and must print and exit as
 expected, so a fast wrong link cannot look good.
 """
 from __future__ import annotations
@@ -31,22 +31,22 @@ def test_link(benchmark, inputs, bench_dir, input_name, linker):
     extra = benchlib.EH_PERSONALITY if spec["core"] and linker in ("gold", "rust-lld") else []
     full = [*cmd, *extra, "-o", str(out), *files]
 
-    wall, peak, status, err = benchlib.timed_run(full)
+    wall, status, err = benchlib.timed_run(full)
     assert status == 0, f"{linker} failed on {input_name}:\n{err}"
     got = benchlib.run_exe(out, *spec["args"])
     assert got == spec["expect"], f"{linker}'s output of {input_name} misbehaves: {got}"
+    peak = benchlib.peak_rss_kib(full)
 
-    times, peaks = [], []
+    times = []
 
     def one_link():
-        w, p, s, e = benchlib.timed_run(full)
+        w, s, e = benchlib.timed_run(full)
         assert s == 0, e
         times.append(w)
-        peaks.append(p)
 
     benchmark.group = input_name
     benchmark.name = f"{input_name}[{linker}]"
     benchmark.pedantic(one_link, rounds=ROUNDS[input_name], iterations=1)
-    benchmark.extra_info["peak_rss_kib"] = max(peaks)
+    benchmark.extra_info["peak_rss_kib"] = peak
     benchmark.extra_info["output_bytes"] = out.stat().st_size
-    record(input_name, linker, times, max(peaks))
+    record(input_name, linker, times, peak)
