@@ -1,6 +1,6 @@
 """The link driver: the passes, in order.  Read this file to see tinyelf.
 
-    read -> resolve -> collect -> scan -> layout -> relocate -> write
+    read -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
 
 Each pass is a function ``Link -> Link`` in a module of its own, with a
 docstring that states what it takes, what it fills in and what holds after.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import arch as archmod
 from .collect import collect
 from .layout import layout
+from .merge import merge
 from .model import Link, LinkOptions
 from .read import read
 from .relocate import relocate
@@ -17,7 +18,7 @@ from .resolve import resolve
 from .scan import scan
 from .writer import write
 
-PASSES = (resolve, collect, scan, layout, relocate, write)
+PASSES = (resolve, collect, merge, scan, layout, relocate, write)
 
 
 def run(inputs, options: LinkOptions) -> Link:
