@@ -99,23 +99,29 @@ def tinyelf_has_layout_option() -> bool:
 
 INPUT_ORDER = ("hello", "core", "gen1x", "gen2x", "gen4x", "gen8x")
 LINKER_ORDER = ("tinyelf", "ld", "gold", "rust-lld")
-#: (input, linker) -> {"median": s, "maxrss": KiB, "rounds": n}, filled by the benches
+#: (input, linker) -> {"median": wall s, "cpu": CPU s, "maxrss": KiB, "rounds": n}
 RESULTS: dict[tuple[str, str], dict] = {}
 
 
-def record(input_name: str, linker: str, times: list[float], maxrss: int) -> None:
-    RESULTS[(input_name, linker)] = {"median": statistics.median(times), "maxrss": maxrss,
+def record(input_name: str, linker: str, times: list[float], cpu: list[float],
+           maxrss: int) -> None:
+    RESULTS[(input_name, linker)] = {"median": statistics.median(times),
+                                     "cpu": statistics.median(cpu), "maxrss": maxrss,
                                      "rounds": len(times)}
 
 
-def timed_run(cmd, cwd=None) -> tuple[float, int, str]:
-    """Run ``cmd`` as a child process; return (wall seconds, exit status, stderr)."""
+def timed_run(cmd, cwd=None) -> tuple[float, float, int, str]:
+    """Run ``cmd`` as a child process; return (wall seconds, CPU seconds
+    (user + system, from os.wait4), exit status, stderr).  On a shared,
+    loaded machine the CPU time is the steadier of the two."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
+        _pid, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped
         err.seek(0)
-        return wall, proc.returncode, err.read().decode(errors="replace")
+        return wall, ru.ru_utime + ru.ru_stime, proc.returncode, err.read().decode(errors="replace")
 
 
 def peak_rss_kib(cmd, cwd=None) -> int:

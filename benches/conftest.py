@@ -62,25 +62,28 @@ def summary_lines() -> list[str]:
     names = {"hello": "(a) Rust hello", "core": "(b) Rust + libcore",
              "gen1x": "(c) generated 1x", "gen2x": "(c) generated 2x",
              "gen4x": "(c) generated 4x", "gen8x": "(c) generated 8x"}
-    lines = ["| input | " + " | ".join(f"{l} median s (peak MiB)" for l in LINKER_ORDER)
-             + " | tinyelf/ld |",
-             "| --- |" + " ---: |" * (len(LINKER_ORDER) + 1)]
+    lines = ["| input | " + " | ".join(f"{l} wall / CPU s (peak MiB)" for l in LINKER_ORDER)
+             + " | tinyelf/ld wall | tinyelf/ld CPU |",
+             "| --- |" + " ---: |" * (len(LINKER_ORDER) + 2)]
     for inp in INPUT_ORDER:
         row = [names[inp]]
         for lk in LINKER_ORDER:
             r = RESULTS.get((inp, lk))
-            row.append(f"{r['median']:.3f} ({r['maxrss'] / 1024:.0f})" if r else "-")
+            row.append(f"{r['median']:.3f} / {r['cpu']:.3f} ({r['maxrss'] / 1024:.0f})"
+                       if r else "-")
         t, l = RESULTS.get((inp, "tinyelf")), RESULTS.get((inp, "ld"))
         row.append(f"{t['median'] / l['median']:.0f}x" if t and l else "-")
+        row.append(f"{t['cpu'] / max(l['cpu'], 1e-3):.0f}x" if t and l else "-")
         lines.append("| " + " | ".join(row) + " |")
     one, eight = RESULTS.get(("gen1x", "tinyelf")), RESULTS.get(("gen8x", "tinyelf"))
     if one and eight:
         lines.append("")
-        lines.append(f"tinyelf growth: 8x input takes {eight['median'] / one['median']:.1f}x "
-                     "the time of the 1x input")
+        lines.append(f"tinyelf growth: the 8x input takes {eight['median'] / one['median']:.1f}x "
+                     f"the wall time ({eight['cpu'] / one['cpu']:.1f}x the CPU time) of the 1x input")
         l1, l8 = RESULTS.get(("gen1x", "ld")), RESULTS.get(("gen8x", "ld"))
         if l1 and l8:
-            lines.append(f"GNU ld growth: {l8['median'] / l1['median']:.1f}x")
+            lines.append(f"GNU ld growth: {l8['median'] / l1['median']:.1f}x wall, "
+                         f"{l8['cpu'] / max(l1['cpu'], 1e-3):.1f}x CPU")
     return lines
 
 

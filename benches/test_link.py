@@ -8,6 +8,8 @@ expected, so a fast wrong link cannot look good.
 """
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 import benchlib
@@ -31,22 +33,24 @@ def test_link(benchmark, inputs, bench_dir, input_name, linker):
     extra = benchlib.EH_PERSONALITY if spec["core"] and linker in ("gold", "rust-lld") else []
     full = [*cmd, *extra, "-o", str(out), *files]
 
-    wall, status, err = benchlib.timed_run(full)
+    _wall, _cpu, status, err = benchlib.timed_run(full)
     assert status == 0, f"{linker} failed on {input_name}:\n{err}"
     got = benchlib.run_exe(out, *spec["args"])
     assert got == spec["expect"], f"{linker}'s output of {input_name} misbehaves: {got}"
     peak = benchlib.peak_rss_kib(full)
 
-    times = []
+    times, cpu = [], []
 
     def one_link():
-        w, s, e = benchlib.timed_run(full)
+        w, c, s, e = benchlib.timed_run(full)
         assert s == 0, e
         times.append(w)
+        cpu.append(c)
 
     benchmark.group = input_name
     benchmark.name = f"{input_name}[{linker}]"
     benchmark.pedantic(one_link, rounds=ROUNDS[input_name], iterations=1)
     benchmark.extra_info["peak_rss_kib"] = peak
     benchmark.extra_info["output_bytes"] = out.stat().st_size
-    record(input_name, linker, times, peak)
+    benchmark.extra_info["cpu_median_s"] = statistics.median(cpu)
+    record(input_name, linker, times, cpu, peak)
