@@ -147,3 +147,19 @@ def test_rust_with_libcore_strings(build_dir, sample_obj):
                     "-o", full)
     if r.returncode == 0:   # the whole of libcore may not link without gc
         assert exe.stat().st_size < full.stat().st_size
+
+
+@requires_as
+def test_pc_relative_section_reference_keeps_the_section_whole(build_dir):
+    """``lea .rodata.str1.1+N(%rip)`` puts N-4 in the addend: which string it
+    means depends on the instruction, so the section is left as it is."""
+    src = MERGE_ASM.replace("    mov table(%rip), %rsi\n", "    lea .rodata.str1.1+29(%rip), %rsi\n")
+    obj = assemble(src, build_dir / "merge_pcrel.o")
+    relocs = subprocess.run(["readelf", "-rW", obj], capture_output=True, text=True).stdout
+    assert "R_X86_64_PC32" in relocs and ".rodata.str1.1 + 19" in relocs
+    exe = build_dir / "merge_pcrel"
+    r = run_tinyelf("pack", obj, "-o", exe)
+    assert r.returncode == 0, r.stderr
+    assert run_exe(exe, as_nobody=True) == (b"hello\nworld\nhello\n", 7)
+    assert exe.read_bytes().count(b"UNUSED") == 2          # strings kept whole
+    assert b"\x11" * 8 not in exe.read_bytes()             # the constant pool is still collected

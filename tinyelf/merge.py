@@ -11,12 +11,13 @@ symbols defined in it get the new offsets, and relocations that point into it
 through its section symbol get new addends.
 
 Which piece a relocation means follows the ELF rules GNU ld and lld use: the
-symbol's value plus the addend for a section symbol (compilers refer to a
-piece through a section symbol only with its exact offset), the symbol's own
-value otherwise (the addend then applies after the move).  A section is left
-whole when anything about it is unusual: relocations of its own, a GOT
-reference through its section symbol, an offset outside it, a size that is not
-a multiple of ``entsize``.  With ``gc_sections`` off nothing is changed.
+symbol's value plus the addend for a section symbol, the symbol's own value
+otherwise (the addend then applies after the move).  A section is left whole
+when a reference could mean something else: a section-symbol reference that
+is not an absolute field (a PC-relative addend also holds the field's bias),
+a named symbol whose addend reaches outside its own piece, an offset outside
+the section; and when the section has relocations of its own or a size that
+is not a multiple of ``entsize``.  With ``gc_sections`` off nothing changes.
 
 Invariant: every relocation into a rewritten section resolves to the same
 bytes as before.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from .arch import F_GOT, F_GOTPCREL
+from .arch import F_ABS, F_PC
 from .elfdefs import SHF_MERGE, SHF_STRINGS, STT_SECTION
 from .model import Link
 
@@ -55,6 +56,16 @@ def _pieces(data: bytes, entsize: int, strings: bool) -> list[int] | None:
     return starts
 
 
+def _same_piece(starts: list[int], n: int, value: int, off: int) -> bool:
+    """Whether ``off`` lies in the piece that starts at or before ``value``
+    (its end included: a pointer just past a string is still about it)."""
+    if not 0 <= value < n or not 0 <= off <= n:
+        return False
+    k = bisect_right(starts, value) - 1
+    end = starts[k + 1] if k + 1 < len(starts) else n
+    return starts[k] <= off <= end
+
+
 def merge(link: Link) -> Link:
     if not link.options.gc_sections:
         return link
@@ -64,6 +75,7 @@ def merge(link: Link) -> Link:
     specs = link.arch.relocs
     target = link.target
     offsets: dict = {s: set() for s in msecs}      # section -> offsets referred to
+    reach: dict = {s: [] for s in msecs}           # section -> (symbol value, value + addend)
     via_section: list = []                        # (reloc list, index, section symbol)
     whole = set()                                 # sections to leave alone
     for sec in link.kept:
@@ -80,15 +92,22 @@ def merge(link: Link) -> Link:
             tsec = t.section
             if tsec not in offsets:
                 continue
+            spec = specs.get(rtype)
+            formula = spec.formula if spec is not None else None
             if t.type == STT_SECTION:
-                spec = specs.get(rtype)
-                if spec is not None and spec.formula in (F_GOTPCREL, F_GOT):
+                # only an absolute field names its piece exactly; a PC-relative
+                # addend also holds the field's bias, which tinyelf cannot know
+                if formula != F_ABS:
                     whole.add(tsec)
                     continue
                 offsets[tsec].add(t.value + addend)
                 via_section.append((relocs, i, t))
             else:
                 offsets[tsec].add(t.value)
+                if formula in (F_ABS, F_PC):
+                    # symbol + addend must stay inside the symbol's own piece
+                    bias = spec.size if formula == F_PC else 0
+                    reach[tsec].append((t.value, t.value + addend + bias))
 
     moved = {}                                    # section -> (old starts, new starts or None)
     for sec in msecs - whole:
@@ -96,6 +115,8 @@ def merge(link: Link) -> Link:
         starts = _pieces(data, sec.entsize, bool(sec.flags & SHF_STRINGS))
         n = len(data)
         if starts is None or any(o < 0 or o > n for o in offsets[sec]):
+            continue
+        if any(not _same_piece(starts, n, v, o) for v, o in reach[sec]):
             continue
         live = set()
         for o in offsets[sec]:
