@@ -15,7 +15,10 @@ import sys
 from .errors import TinyElfError
 
 #: subcommand modules under tinyelf.commands, in --help order
-COMMANDS = ("pack", "demo")
+COMMANDS = ("pack", "demo", "build")
+
+#: subcommands that pass everything after ``--`` through (as ``args.extra``)
+PASSTHROUGH = ("build",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,13 +50,23 @@ def error(msg: str) -> None:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    extra = None
+    if argv and argv[0] in PASSTHROUGH and "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
     try:
         args = build_parser().parse_args(argv)
+        if extra is not None:
+            args.extra = extra
         return args._run(args)
     except _UsageExit as exc:
         error(str(exc))
         return 1
     except TinyElfError as exc:
+        detail = getattr(exc, "detail", "")
+        if detail:   # a compiler's own messages, as it printed them
+            sys.stderr.write(detail if detail.endswith("\n") else detail + "\n")
         for m in exc.messages:
             error(m)
         return 1

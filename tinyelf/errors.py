@@ -46,7 +46,12 @@ class LayoutError(TinyElfError):
 
 
 class ToolchainError(TinyElfError):
-    """An external compiler or assembler is missing or failed."""
+    """An external compiler or assembler is missing or failed.  ``detail``
+    holds what the compiler printed, unchanged (shown before the error)."""
+
+    def __init__(self, *messages: str, detail: str = ""):
+        super().__init__(*messages)
+        self.detail = detail
 
 
 class OutputError(TinyElfError):

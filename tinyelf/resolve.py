@@ -4,7 +4,10 @@ Input: ``link.objects`` and ``link.archives``.  Output: ``link.globals``,
 ``link.synthetic`` (tinyelf's own object: COMMON allocations, linker-defined
 symbols); archive members that define a still-undefined name are pulled into
 ``link.objects``, repeated until nothing changes, so archive order does not
-matter.  Duplicate COMDAT groups are discarded (first one wins).
+matter (the entry symbol counts as such a name).  Then tinyelf's own memcpy,
+memmove, memset, memcmp, bcmp and strlen (``builtins.py``) are added for
+those names if still undefined, so an input's or archive's definition always
+wins.  Duplicate COMDAT groups are discarded (first one wins).
 
 Rules: a strong definition beats a COMMON symbol, which beats a weak
 definition; two strong definitions are an error (all reported at once); the
@@ -97,8 +100,11 @@ def resolve(link: Link) -> Link:
         changed = True
         while changed:
             changed = False
-            for name in [n for n, s in globals_.items() if s.is_undefined and s.bind != STB_WEAK]:
-                if not globals_[name].is_undefined:
+            wanted = [n for n, s in globals_.items() if s.is_undefined and s.bind != STB_WEAK]
+            if link.options.entry not in globals_:
+                wanted.append(link.options.entry)   # the entry may come from an archive too
+            for name in wanted:
+                if name in globals_ and not globals_[name].is_undefined:
                     continue
                 for ar in link.archives:
                     member = ar.lookup(name)
@@ -107,6 +113,13 @@ def resolve(link: Link) -> Link:
                         add_object(member)
                         changed = True
                         break
+
+    # tinyelf's own memcpy & co. for names nothing else defines
+    from . import builtins
+    for name in builtins.needed(globals_):
+        obj = builtins.make(name)
+        link.objects.append(obj)
+        add_object(obj)
 
     if duplicates:
         raise LinkError(*(f"duplicate symbol: {name}: defined in "

@@ -12,12 +12,25 @@ import subprocess
 
 from .errors import ToolchainError
 
-#: no_std Rust to a relocatable object: smallest code, no unwinding, static
-#: addresses (tinyelf resolves everything at link time)
-RUSTC_OBJ_FLAGS = ("--edition", "2021", "--crate-type", "bin", "--emit=obj",
-                   "-C", "panic=abort", "-C", "opt-level=z", "-C", "codegen-units=1",
-                   "-C", "relocation-model=static", "-C", "debuginfo=0",
-                   "-C", "force-unwind-tables=no")
+#: no_std Rust, common to both ways of building: smallest code, no
+#: unwinding, static addresses (tinyelf resolves everything at link time)
+RUSTC_FLAGS = ("--edition", "2021", "--crate-type", "bin",
+               "-C", "panic=abort", "-C", "opt-level=z", "-C", "codegen-units=1",
+               "-C", "relocation-model=static", "-C", "debuginfo=0",
+               "-C", "force-unwind-tables=no")
+
+#: no_std Rust to a relocatable object; calls into core stay undefined and
+#: are linked from the sysroot's libcore and compiler_builtins rlibs
+RUSTC_OBJ_FLAGS = RUSTC_FLAGS + ("--emit=obj",)
+
+#: no_std Rust with LTO: rustc drives the link and hands its linker one
+#: object with core inside plus libcompiler_builtins.rlib (``--emit=obj``
+#: with LTO would internalise the panic handler: that object cannot link)
+RUSTC_LTO_FLAGS = RUSTC_FLAGS + ("-C", "lto")
+
+#: GNU-syntax assembly (.s): the system assembler; .S goes through gcc for
+#: the C preprocessor
+AS_FLAGS = ("--64",)
 
 #: freestanding C: smallest code, no unwind tables, one section per function
 #: and object so that garbage collection can drop what is unused
@@ -38,10 +51,16 @@ def _need(tool: str) -> str:
 
 
 def _run(cmd, what: str) -> None:
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Run a compiler; on failure raise ToolchainError whose ``detail`` is
+    what the compiler printed, unchanged (the CLI shows it before the
+    one-line error)."""
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
+        raise ToolchainError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip()
-        raise ToolchainError(f"{what} failed (exit status {proc.returncode}):\n{detail}")
+        detail = proc.stdout + proc.stderr
+        raise ToolchainError(f"{what} failed (exit status {proc.returncode})", detail=detail)
 
 
 def compile_rust(src, out, extra=()) -> str:
@@ -58,14 +77,145 @@ def compile_c(src, out, extra=(), cc: str = "gcc") -> str:
     return os.fspath(out)
 
 
+def assemble_gas(src, out, extra=()) -> str:
+    """Assemble a GNU-syntax ``.s`` file with ``as`` (``.S``: through gcc, for
+    the C preprocessor)."""
+    s = os.fspath(src)
+    if s.endswith(".S"):
+        _run([_need("gcc"), "-c", *extra, "-o", os.fspath(out), s], f"gcc {src}")
+    else:
+        _run([_need("as"), *AS_FLAGS, *extra, "-o", os.fspath(out), s], f"as {src}")
+    return os.fspath(out)
+
+
 def compile_source(src, out, extra=()) -> str:
-    """Compile ``src`` by its extension (.rs or .c)."""
+    """Compile ``src`` by its extension (.rs, .c, .s, .S) to one object."""
     s = os.fspath(src)
     if s.endswith(".rs"):
         return compile_rust(src, out, extra)
     if s.endswith(".c"):
         return compile_c(src, out, extra)
-    raise ToolchainError(f"{s}: don't know how to compile this (expected .rs or .c)")
+    if s.endswith((".s", ".S")):
+        return assemble_gas(src, out, extra)
+    raise ToolchainError(f"{s}: don't know how to compile this (expected .rs, .c, .s or .S)")
+
+
+# ---- Rust: the sysroot and rustc as the driver of an LTO link -------------
+
+def rust_target_libdir() -> str:
+    """``$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/lib``."""
+    proc = subprocess.run([_need("rustc"), "--print", "sysroot"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise ToolchainError("rustc --print sysroot failed", detail=proc.stderr)
+    return os.path.join(proc.stdout.strip(), "lib", "rustlib", "x86_64-unknown-linux-gnu", "lib")
+
+
+def rust_core_rlibs() -> list:
+    """The sysroot's libcore and libcompiler_builtins rlibs (what a non-LTO
+    no_std object links against)."""
+    import glob
+    libdir = rust_target_libdir()
+    found = []
+    for crate in ("core", "compiler_builtins"):
+        hits = sorted(glob.glob(os.path.join(libdir, f"lib{crate}-*.rlib")))
+        if not hits:
+            raise ToolchainError(f"no lib{crate}-*.rlib in {libdir}; install the "
+                                 "x86_64-unknown-linux-gnu target (rustup target add)")
+        found.append(hits[0])
+    return found
+
+
+_CAPTURE_LINKER = """#!{python}
+# Written by tinyelf build: stands in for the linker when rustc drives an LTO
+# build, keeps the command line and copies the objects rustc will delete.
+import os, shutil, sys
+sys.path.insert(0, {pkgroot!r})
+from tinyelf.ld_driver import expand_response_files
+import json
+work = {work!r}
+args = expand_response_files(sys.argv[1:])
+kept = []
+for i, a in enumerate(args):
+    if not a.startswith("-") and a.endswith(".o") and os.path.isfile(a):
+        dst = os.path.join(work, "in%d-%s" % (i, os.path.basename(a)))
+        shutil.copyfile(a, dst)
+        a = dst
+    kept.append(a)
+with open(os.path.join(work, "linker-args.json"), "w") as f:
+    json.dump(kept, f)
+if "-o" in args:
+    open(args[args.index("-o") + 1], "wb").close()
+"""
+
+
+def rustc_link_args(src, workdir, extra=()) -> list:
+    """Build a no_std Rust program with LTO, rustc driving the link; return
+    the command line rustc gave its linker, with the objects copied into
+    ``workdir`` (hand it to :func:`tinyelf.ld_driver.parse`)."""
+    import json
+    import sys
+    workdir = os.path.abspath(os.fspath(workdir))
+    capture = os.path.join(workdir, "capture-linker")
+    pkgroot = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(capture, "w") as f:
+        f.write(_CAPTURE_LINKER.format(python=sys.executable, pkgroot=pkgroot, work=workdir))
+    os.chmod(capture, 0o755)
+    _run([_need("rustc"), *RUSTC_LTO_FLAGS, "-C", f"linker={capture}", *extra,
+          "-o", os.path.join(workdir, "rustc-output"), os.fspath(src)], f"rustc {src}")
+    try:
+        with open(os.path.join(workdir, "linker-args.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        raise ToolchainError(f"rustc {src} did not run its linker (is it a bin crate?)") from None
+
+
+# ---- from a source file to link inputs -------------------------------------
+
+def _inputs_rust(src, workdir, extra, lto=True) -> list:
+    if not lto:
+        obj = compile_rust(src, os.path.join(workdir, "prog.o"), extra)
+        return [obj, *rust_core_rlibs()]
+    from .ld_driver import parse
+    return parse(rustc_link_args(src, workdir, extra)).inputs
+
+
+def _inputs_c(src, workdir, extra, lto=True) -> list:
+    return [compile_c(src, os.path.join(workdir, "prog.o"), extra)]
+
+
+def _inputs_gas(src, workdir, extra, lto=True) -> list:
+    return [assemble_gas(src, os.path.join(workdir, "prog.o"), extra)]
+
+
+def _inputs_direct(src, workdir, extra, lto=True) -> list:
+    """Sources tinyelf reads itself (Intel-syntax ``.asm``, assembled with
+    keystone by the read pass): linked as they are."""
+    return [os.fspath(src)]
+
+
+#: source extension -> builder(src, workdir, extra, lto) -> link inputs
+#: (paths, or ObjectFiles tinyelf made itself); add a language with one line
+BUILDERS = {
+    ".rs": _inputs_rust,
+    ".c": _inputs_c,
+    ".s": _inputs_gas,
+    ".S": _inputs_gas,
+}
+
+
+def build_inputs(src, workdir, extra=(), lto: bool = True) -> list:
+    """Compile ``src`` (chosen by its extension, see ``BUILDERS``) in
+    ``workdir``; return what to link."""
+    s = os.fspath(src)
+    if not os.path.isfile(s):
+        raise ToolchainError(f"{s}: no such file")
+    ext = os.path.splitext(s)[1]
+    builder = BUILDERS.get(ext)
+    if builder is None:
+        raise ToolchainError(f"{s}: don't know how to build '{ext or s}' files "
+                             f"(known: {', '.join(sorted(BUILDERS))})")
+    return builder(src, workdir, tuple(extra), lto)
 
 
 def ld_baseline(objects, out, extra=()) -> int:

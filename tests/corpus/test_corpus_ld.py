@@ -12,10 +12,14 @@ The whole corpus is built once per session, in parallel, in a temp dir
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
-import corpus
+# (no conftest.py here: a second conftest module would replace tests/conftest.py
+# in sys.modules and break every `from conftest import ...` collected after it)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpus  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,98 @@
+"""samples/cargo-hello: `cargo build` with tinyelf-ld as the linker."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import SAMPLES, run_exe
+from test_rust_samples import tinyelf_ld
+
+pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo not installed")
+
+
+@pytest.mark.parametrize("profile", ["release", "dev"])
+def test_cargo_build(tmp_path, build_dir, profile):
+    project = tmp_path / "cargo-hello"
+    shutil.copytree(SAMPLES / "cargo-hello", project)
+    # cargo finds the linker named in .cargo/config.toml on PATH: put this
+    # environment's tinyelf-ld first
+    ld_dir = os.path.dirname(tinyelf_ld(tmp_path))
+    env = dict(os.environ, PATH=ld_dir + os.pathsep + os.environ.get("PATH", ""),
+               CARGO_TARGET_DIR=str(tmp_path / "target"))
+    env.pop("RUSTFLAGS", None)
+    args = ["cargo", "build", "--offline", "--quiet"] + (["--release"] if profile == "release" else [])
+    proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    exe = tmp_path / "target" / ("release" if profile == "release" else "debug") / "cargo-hello"
+    out = build_dir / f"cargo-hello-{profile}"
+    shutil.copy(exe, out)
+    assert run_exe(out, as_nobody=True) == (b"Hello from cargo!\n", 0)
+
+
+UTIL_LIB = """#![no_std]
+pub fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = 20;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+pub fn never_called() -> u64 { unsafe { not_defined_anywhere() } }
+extern "C" { fn not_defined_anywhere() -> u64; }
+"""
+
+APP_MAIN = """#![no_std]
+#![no_main]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+core::arch::global_asm!(".globl _start", "_start:", "and rsp, -16", "call {m}", "ud2", m = sym main);
+extern "C" fn main() -> ! {
+    let mut b = [0u8; 20];
+    let s = util::digits(9876543210, &mut b);
+    unsafe {
+        core::arch::asm!("syscall", inlateout("rax") 1usize => _, in("rdi") 1usize,
+            in("rsi") s.as_ptr(), in("rdx") s.len(), lateout("rcx") _, lateout("r11") _);
+        core::arch::asm!("syscall", in("rax") 60usize, in("rdi") 0usize, options(noreturn));
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("profile", ["release", "dev"])
+def test_cargo_path_dependency(tmp_path, build_dir, profile):
+    """A dependency crate comes to the linker as an rlib of its own (PIC code,
+    rustc passes -pie); its unused function's undefined reference is never
+    reported."""
+    (tmp_path / "util" / "src").mkdir(parents=True)
+    (tmp_path / "util" / "Cargo.toml").write_text(
+        '[package]\nname = "util"\nversion = "0.1.0"\nedition = "2021"\n')
+    (tmp_path / "util" / "src" / "lib.rs").write_text(UTIL_LIB)
+    app = tmp_path / "app"
+    (app / "src").mkdir(parents=True)
+    (app / ".cargo").mkdir()
+    (app / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n'
+        '[dependencies]\nutil = { path = "../util" }\n'
+        '[profile.dev]\npanic = "abort"\n[profile.release]\npanic = "abort"\nopt-level = "z"\n')
+    (app / ".cargo" / "config.toml").write_text(
+        '[target.x86_64-unknown-linux-gnu]\nlinker = "tinyelf-ld"\n')
+    (app / "src" / "main.rs").write_text(APP_MAIN)
+    ld_dir = os.path.dirname(tinyelf_ld(tmp_path))
+    env = dict(os.environ, PATH=ld_dir + os.pathsep + os.environ.get("PATH", ""),
+               CARGO_TARGET_DIR=str(tmp_path / "target"))
+    env.pop("RUSTFLAGS", None)
+    args = ["cargo", "build", "--offline", "--quiet"] + (["--release"] if profile == "release" else [])
+    proc = subprocess.run(args, cwd=app, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    exe = tmp_path / "target" / ("release" if profile == "release" else "debug") / "app"
+    out = build_dir / f"cargo-app-{profile}"
+    shutil.copy(exe, out)
+    assert run_exe(out, as_nobody=True) == (b"9876543210", 0)

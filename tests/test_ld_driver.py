@@ -1,0 +1,174 @@
+"""tinyelf-ld: the command line rustc gives its linker."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tinyelf import ld_driver
+from tinyelf.errors import TinyElfError, UsageError
+
+from asmutil import EXIT_OK, assemble, requires_as
+from conftest import run_exe
+
+
+def run_ld(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tinyelf.ld_driver", *map(str, args)], cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# What rustc 1.95 passes for a no_std bin (non-LTO; see samples/cargo-hello/linker-argv.txt)
+SYSROOT_LIB = "/sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib"
+RUSTC_ARGV = [
+    "-m64", "/tmp/rustcAbc/symbols.o", "prog.prog.1234-cgu.0.rcgu.o",
+    "-Wl,--as-needed", "-Wl,-Bstatic",
+    f"{SYSROOT_LIB}/libcore-120cbae4e86ec454.rlib",
+    f"{SYSROOT_LIB}/libcompiler_builtins-27cfc16bdf3bb694.rlib",
+    "-L", "/tmp/rustcAbc/raw-dylibs", "-Wl,-Bdynamic",
+    "-B/sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/gcc-ld", "-fuse-ld=lld",
+    "-Wl,--eh-frame-hdr", "-Wl,-z,noexecstack", "-L", SYSROOT_LIB, "-o", "prog",
+    "-Wl,--gc-sections", "-pie", "-Wl,-z,relro,-z,now", "-Wl,--strip-debug", "-nodefaultlibs",
+    "-nostartfiles", "-static", "-nostdlib", "-no-pie", "-Wl,-O1",
+    "-Wl,--version-script=/tmp/rustcAbc/list", "-Wl,--no-undefined-version",
+    "-Wl,--strip-all", "-Wl,--build-id=none", "-Wl,-n", "-Wl,-N",
+]
+
+
+def test_rustc_command_line():
+    plan = ld_driver.parse(RUSTC_ARGV)
+    assert plan.inputs == RUSTC_ARGV[1:3] + RUSTC_ARGV[5:7]
+    assert plan.output == "prog"
+    assert plan.options.entry == "_start" and plan.options.gc_sections
+    assert plan.options.base is None
+    assert plan.lib_dirs == ["/tmp/rustcAbc/raw-dylibs", SYSROOT_LIB]
+
+
+@pytest.mark.parametrize("args, entry, base", [
+    (["-Wl,-e,main2"], "main2", None),
+    (["-Wl,--entry=main2"], "main2", None),
+    (["-Wl,--entry,main2"], "main2", None),
+    (["-e", "main2"], "main2", None),
+    (["-Xlinker", "--entry", "-Xlinker", "main2"], "main2", None),
+    (["-Wl,-Ttext=0x10000000"], "_start", 0x10000000),
+    (["-Wl,-Ttext,20000000"], "_start", 0x20000000),    # GNU ld reads it as hex
+    (["-Wl,--image-base=0x30000000"], "_start", 0x30000000),
+    (["-Wl,--no-gc-sections"], "_start", None),
+])
+def test_entry_and_base(args, entry, base):
+    plan = ld_driver.parse(["a.o", *args])
+    assert plan.options.entry == entry and plan.options.base == base
+    assert plan.options.gc_sections == ("-Wl,--no-gc-sections" not in args)
+
+
+@pytest.mark.parametrize("arg", ["-lc", "-lgcc_s", "-l:libc.a", "-shared", "-Wl,-shared",
+                                 "-Wl,-dynamic-linker,/lib64/ld-linux-x86-64.so.2",
+                                 "-rdynamic", "-Wl,--export-dynamic", "/usr/lib/libfoo.so",
+                                 "-lpthread"])
+def test_static_only(arg):
+    with pytest.raises(TinyElfError) as info:
+        ld_driver.parse(["a.o", arg])
+    assert "static syscall-only" in str(info.value)
+
+
+@pytest.mark.parametrize("arg, words", [
+    ("-Wl,--frobnicate", "unsupported linker option '--frobnicate'"),
+    ("-Wl,-z,frob", "unsupported linker option '-z frob'"),
+    ("-Wl,-T,link.ld", "linker scripts"),
+    ("-Wl,-r", "not relocatable objects"),
+    ("-m32", "64-bit"),
+    ("-Wl,-z,execstack", "never executable"),
+    ("-Wl,--whole-archive", "not supported"),
+])
+def test_refused(arg, words):
+    with pytest.raises(TinyElfError) as info:
+        ld_driver.parse(["a.o", arg])
+    assert words in str(info.value)
+
+
+def test_all_problems_reported_together():
+    with pytest.raises(UsageError) as info:
+        ld_driver.parse(["a.o", "-lc", "-Wl,--frob", "-lm"])
+    assert len(info.value.messages) == 3
+
+
+def test_no_inputs():
+    with pytest.raises(UsageError, match="no input files"):
+        ld_driver.parse(["-o", "x"])
+
+
+def test_response_files(tmp_path):
+    (tmp_path / "inner").write_text("-Wl,--gc-sections\n")
+    rsp = tmp_path / "args"
+    rsp.write_text(f'"my file.o" -o \'out put\' b\\ c.o -Wl,-e,go @{tmp_path / "inner"}\n')
+    plan = ld_driver.parse([f"@{rsp}"])
+    assert plan.inputs == ["my file.o", "b c.o"]
+    assert plan.output == "out put" and plan.options.entry == "go"
+    with pytest.raises(UsageError, match="cannot read response file"):
+        ld_driver.parse([f"@{tmp_path / 'missing'}"])
+
+
+def test_library_search(tmp_path):
+    (tmp_path / "libfoo.a").write_bytes(b"!<arch>\n")
+    plan = ld_driver.parse(["a.o", "-L", str(tmp_path), "-lfoo", f"-L{tmp_path}", "-l:libfoo.a"])
+    assert plan.inputs == ["a.o", str(tmp_path / "libfoo.a"), str(tmp_path / "libfoo.a")]
+    with pytest.raises(UsageError, match="no libbar.a in the library path"):
+        ld_driver.parse(["a.o", "-L", str(tmp_path), "-lbar"])
+
+
+# ---- running what tinyelf-ld links ----------------------------------------
+
+ADDR_PROG = """
+    .globl _start, main2
+_start:
+    mov $60, %eax
+    mov $1, %edi
+    syscall
+main2:
+    lea main2(%rip), %rdi
+    shr $24, %rdi
+    mov $60, %eax
+    syscall
+"""
+
+
+@requires_as
+def test_links_and_runs_with_rustc_style_flags(tmp_path):
+    obj = assemble(ADDR_PROG, tmp_path / "prog.o")
+    out = tmp_path / "prog"
+    flags = [a for a in RUSTC_ARGV if a.startswith("-") and a not in ("-L", "-o")]
+    proc = run_ld("-m64", obj, *flags, "-Wl,-e,main2", "-Wl,-Ttext=0x23000000", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert run_exe(out, as_nobody=True) == (b"", 0x23)
+
+
+@requires_as
+def test_library_flag_links_archive(tmp_path):
+    lib_obj = assemble(".globl _start\n_start:\n" + EXIT_OK, tmp_path / "start.o")
+    subprocess.run(["ar", "rcs", str(tmp_path / "libstart.a"), str(lib_obj)], check=True)
+    main = assemble(".globl other\nother: ret\n", tmp_path / "main.o")
+    out = tmp_path / "prog"
+    proc = run_ld(main, "-L", tmp_path, "-lstart", "-static", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    # _start is only referenced as the entry: archives are searched for it too
+    assert run_exe(out)[1] == 0
+
+
+def test_cli_errors_one_line_each(tmp_path):
+    proc = run_ld("a.o", "-lc", "-shared", "-o", tmp_path / "x")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and all(l.startswith("tinyelf: error: ") for l in lines)
+    assert not (tmp_path / "x").exists()
+
+
+def test_missing_input(tmp_path):
+    proc = run_ld(tmp_path / "nope.o", "-o", tmp_path / "x")
+    assert proc.returncode == 1
+    assert proc.stderr == f"tinyelf: error: {tmp_path / 'nope.o'}: no such file\n"
+
+
+def test_version():
+    proc = run_ld("--version")
+    assert proc.returncode == 0 and "tinyelf" in proc.stdout
