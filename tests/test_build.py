@@ -137,7 +137,7 @@ def test_unknown_extension_and_missing_file(tmp_path):
     proc, _ = build(tmp_path, src)
     assert proc.returncode == 1
     assert proc.stderr == (f"tinyelf: error: {src}: don't know how to build '.f90' files "
-                           "(known: .S, .c, .rs, .s)\n")
+                           "(known: .S, .asm, .c, .rs, .s)\n")
     proc, _ = build(tmp_path, tmp_path / "nope.c")
     assert proc.stderr == f"tinyelf: error: {tmp_path / 'nope.c'}: no such file\n"
 

@@ -15,7 +15,7 @@ import sys
 from .errors import TinyElfError
 
 #: subcommand modules under tinyelf.commands, in --help order
-COMMANDS = ("pack", "demo", "build")
+COMMANDS = ("pack", "demo", "build", "inspect", "dis")
 
 #: subcommands that pass everything after ``--`` through (as ``args.extra``)
 PASSTHROUGH = ("build",)

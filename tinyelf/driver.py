@@ -1,7 +1,8 @@
 """The link driver: the passes, in order.  Read this file to see tinyelf.
 
-    read -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
 
+(``stub`` adds a ``_start`` that calls ``main`` when only ``main`` exists.)
 Each pass is a function ``Link -> Link`` in a module of its own, with a
 docstring that states what it takes, what it fills in and what holds after.
 """
@@ -16,9 +17,10 @@ from .read import read
 from .relocate import relocate
 from .resolve import resolve
 from .scan import scan
+from .stub import add_start_stub
 from .writer import write
 
-PASSES = (resolve, collect, merge, scan, layout, relocate, write)
+PASSES = (add_start_stub, resolve, collect, merge, scan, layout, relocate, write)
 
 
 def run(inputs, options: LinkOptions) -> Link:

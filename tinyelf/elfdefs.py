@@ -66,6 +66,10 @@ STV_DEFAULT, STV_INTERNAL, STV_HIDDEN, STV_PROTECTED = 0, 1, 2, 3
 # program headers
 PT_NULL, PT_LOAD = 0, 1
 PT_GNU_STACK = 0x6474E551
+PT_NAMES = {0: "PT_NULL", 1: "PT_LOAD", 2: "PT_DYNAMIC", 3: "PT_INTERP", 4: "PT_NOTE",
+            5: "PT_SHLIB", 6: "PT_PHDR", 7: "PT_TLS", 0x6474E550: "PT_GNU_EH_FRAME",
+            0x6474E551: "PT_GNU_STACK", 0x6474E552: "PT_GNU_RELRO",
+            0x6474E553: "PT_GNU_PROPERTY", 0x6474E554: "PT_GNU_SFRAME"}
 PF_X, PF_W, PF_R = 1, 2, 4
 
 PAGE_SIZE = 4096
@@ -85,8 +89,46 @@ SYM64 = struct.Struct("<IBBHQQ")
 #: r_offset, r_info, r_addend
 RELA64 = struct.Struct("<QQq")
 
-#: the 32-bit header, read only to name what a 32-bit input is
+#: the 32-bit header, read only to name what a 32-bit input is (and by inspect)
 EHDR32 = struct.Struct("<16sHHIIIIIHHHHHH")
+#: p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align
+PHDR32 = struct.Struct("<IIIIIIII")
+#: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info,
+#: sh_addralign, sh_entsize
+SHDR32 = struct.Struct("<IIIIIIIIII")
+#: st_name, st_value, st_size, st_info, st_other, st_shndx
+SYM32 = struct.Struct("<IIIBBH")
+
+#: field names of the structures above, in order (e_ident is split into its
+#: bytes by ``fields``)
+EHDR_FIELDS = ("e_ident", "e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff",
+               "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
+               "e_shstrndx")
+PHDR64_FIELDS = ("p_type", "p_flags", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz",
+                 "p_align")
+PHDR32_FIELDS = ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz", "p_flags",
+                 "p_align")
+EI_FIELDS = (("EI_MAG", 0, 4), ("EI_CLASS", 4, 1), ("EI_DATA", 5, 1), ("EI_VERSION", 6, 1),
+             ("EI_OSABI", 7, 1), ("EI_ABIVERSION", 8, 1), ("EI_PAD", 9, 7))
+
+
+def fields(st: struct.Struct, names) -> list:
+    """``[(name, offset, size)]`` for the fields of ``st`` (no padding in
+    these little-endian formats); e_ident is split into its parts."""
+    out, off = [], 0
+    for name, code in zip(names, _format_items(st.format)):
+        size = struct.calcsize("<" + code)
+        if name == "e_ident":
+            out.extend(EI_FIELDS)
+        else:
+            out.append((name, off, size))
+        off += size
+    return out
+
+
+def _format_items(fmt: str) -> list:
+    import re
+    return re.findall(r"\d*[a-zA-Z]", fmt.lstrip("<>=!@"))
 
 assert EHDR64.size == 64
 assert PHDR64.size == 56
@@ -94,3 +136,8 @@ assert SHDR64.size == 64
 assert SYM64.size == 24
 assert RELA64.size == 24
 assert EHDR32.size == 52
+assert PHDR32.size == 32
+assert SHDR32.size == 40
+assert SYM32.size == 16
+assert fields(EHDR64, EHDR_FIELDS)[-1] == ("e_shstrndx", 62, 2)
+assert fields(PHDR64, PHDR64_FIELDS)[-1] == ("p_align", 48, 8)

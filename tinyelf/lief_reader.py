@@ -240,6 +240,11 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
         if not sh_flags & SHF_ALLOC:
             if sz:
                 obj.ignored.append((secname, "not loaded (no SHF_ALLOC)"))
+            if secname.startswith(".debug_") and sh_type != SHT_NOBITS and not sh_flags & SHF_COMPRESSED:
+                # DWARF: not part of the link, kept for the debug sidecar
+                obj.debug[i] = Section(obj=obj, index=i, name=secname, type=sh_type, flags=sh_flags,
+                                       size=sz, align=max(align, 1), entsize=entsize,
+                                       data=mv[off:off + sz])
             continue  # debug info, comments: never loaded
         if sh_type in (SHT_X86_64_UNWIND, SHT_NOTE) or secname == ".eh_frame" or secname.startswith(".note"):
             obj.ignored.append((secname, "unwind tables and notes are not kept"))
@@ -300,9 +305,9 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
                                  "x86-64 objects use RELA: corrupt or foreign object")
         if h[1] != SHT_RELA:
             continue
-        target = obj.sections[h[7]]
+        target = obj.sections[h[7]] or obj.debug.get(h[7])
         if target is None:
-            continue  # relocations for a dropped section (.eh_frame, debug info)
+            continue  # relocations for a dropped section (.eh_frame, comments)
         if h[6] != symtab_idx:
             raise InputError(f"{name}: relocation section {i} uses section {h[6]} as its symbol table: corrupt object")
         target._load_relocs = _reloc_loader(name, obj, target, mv[h[4]:h[4] + h[5]])

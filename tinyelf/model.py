@@ -2,7 +2,7 @@
 
 The passes hand a single :class:`Link` from one to the next:
 
-    read -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
 
 Each pass fills in the fields documented below and leaves the earlier ones
 alone, so any pass can be inspected (or tested) on its own.
@@ -142,6 +142,9 @@ class ObjectFile:
     from_archive: bool = False
     #: sections left out when reading: (name, reason), for the link map
     ignored: list = field(default_factory=list)
+    #: DWARF sections (.debug_*), by section index: never linked into the
+    #: output, kept with their relocations for the debug sidecar
+    debug: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<ObjectFile {self.name}>"

@@ -1,6 +1,8 @@
 """Pass 1, read: input files -> ObjectFiles (and archives, loaded lazily).
 
-Input: paths, ``(name, bytes)`` pairs, or ObjectFiles tinyelf made itself.  Output: ``link.objects`` (every
+Input: paths, ``(name, bytes)`` pairs, or ObjectFiles tinyelf made itself;
+assembly sources (``.asm``, or text that reads like assembly) are assembled
+by :mod:`tinyelf.asm`.  Output: ``link.objects`` (every
 object given directly, in command-line order) and ``link.archives``.
 Invariant: everything in the link model was validated by tinyelf; problems in
 several inputs are reported together.
@@ -33,6 +35,16 @@ def load_input(item) -> tuple[str, bytes]:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
+def is_assembly(name: str, data: bytes) -> bool:
+    """Assembly source: a ``.asm`` file, or text that reads like assembly."""
+    if data.startswith(b"\x7fELF"):
+        return False
+    if name.lower().endswith(".asm"):
+        return True
+    from .asm import looks_like_assembly
+    return looks_like_assembly(data)
+
+
 def read(link: Link, inputs) -> Link:
     """Read every input into the link model."""
     from . import lief_reader
@@ -46,6 +58,9 @@ def read(link: Link, inputs) -> Link:
             if data.startswith(AR_MAGIC) or data.startswith(THIN_AR_MAGIC):
                 from . import archive
                 link.archives.append(archive.read_archive(name, data))
+            elif is_assembly(name, data):
+                from . import asm
+                link.objects.append(asm.read_asm_file(name, data, link.arch))
             else:
                 link.objects.append(lief_reader.read_object(name, data))
         except InputError as exc:

@@ -201,6 +201,7 @@ BUILDERS = {
     ".c": _inputs_c,
     ".s": _inputs_gas,
     ".S": _inputs_gas,
+    ".asm": _inputs_direct,
 }
 
 

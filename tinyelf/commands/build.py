@@ -13,13 +13,14 @@ from .pack import add_link_options
 
 def register(sub):
     p = sub.add_parser(
-        "build", help="compile a .rs, .c, .s or .S file and link it into a tiny executable",
+        "build", help="compile a .rs, .c, .s, .S or .asm file and link it into a tiny executable",
         description="Compile SOURCE with the flags that give the smallest code (see README, "
         "'Compile flags') and link it with tinyelf.  Rust: no_std, panic=abort, opt-level=z, "
         "LTO with rustc driving the link (core included); C: -Os, freestanding; assembly: "
-        "as (.s) or gcc (.S).  Compiler flags go after '--', e.g. "
+        "as (.s) or gcc (.S); Intel-syntax .asm is assembled by tinyelf itself (keystone).  "
+        "Compiler flags go after '--', e.g. "
         "'tinyelf build prog.rs -o prog -- -C target-cpu=native'.")
-    p.add_argument("source", help="the program's source file (.rs, .c, .s, .S)")
+    p.add_argument("source", help="the program's source file (.rs, .c, .s, .S, .asm)")
     add_link_options(p)
     p.add_argument("--no-lto", dest="lto", action="store_false",
                    help="Rust: compile to an object and link the sysroot's libcore and "
@@ -32,10 +33,11 @@ def run(args) -> int:
     from .. import toolchain
     from ..driver import run as run_link
     from ..output import check_not_input, write_atomic
-    from .pack import options_from
+    from .pack import options_from, write_extras
     check_not_input(args.output, [args.source])
     with tempfile.TemporaryDirectory(prefix="tinyelf-build-") as tmp:
         inputs = toolchain.build_inputs(args.source, tmp, args.extra, lto=args.lto)
         lk = run_link(inputs, options_from(args))
+        write_extras(args, lk)
         write_atomic(args.output, lk.output)
     return 0

@@ -25,6 +25,12 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
                    help="load address (default: 0x400000)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
                    help="keep every loadable section, reachable or not")
+    # --- seeing inside (issue 5): link map and debug sidecar -------------
+    p.add_argument("--map", metavar="FILE", default=None,
+                   help="write the link map: kept sections, symbol addresses, dropped sections")
+    p.add_argument("--debug-sidecar", metavar="FILE", default=None,
+                   help="write a separate ELF with section headers, symbols and the inputs' "
+                   "DWARF for gdb's symbol-file")
 
 
 def register(sub):
@@ -46,5 +52,22 @@ def run(args) -> int:
     from ..output import check_not_input, write_atomic
     check_not_input(args.output, args.inputs)
     lk = run_link(args.inputs, options_from(args))
+    write_extras(args, lk)
     write_atomic(args.output, lk.output)
     return 0
+
+
+def write_extras(args, lk) -> None:
+    """The optional side outputs of a link (--map, --debug-sidecar), for
+    every command that links (pack, build): never over an input or OUT."""
+    from ..output import check_not_input, write_atomic
+    inputs = list(getattr(args, "inputs", None) or [getattr(args, "source", None)])
+    inputs = [i for i in inputs if i is not None]
+    if getattr(args, "map", None):
+        from ..linkmap import format_map
+        check_not_input(args.map, inputs + [args.output])
+        write_atomic(args.map, format_map(lk, args.output).encode("utf-8"), mode=0o644)
+    if getattr(args, "debug_sidecar", None):
+        from ..sidecar import build_sidecar
+        check_not_input(args.debug_sidecar, inputs + [args.output])
+        write_atomic(args.debug_sidecar, build_sidecar(lk), mode=0o644)
