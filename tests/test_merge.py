@@ -163,3 +163,23 @@ def test_pc_relative_section_reference_keeps_the_section_whole(build_dir):
     assert run_exe(exe, as_nobody=True) == (b"hello\nworld\nhello\n", 7)
     assert exe.read_bytes().count(b"UNUSED") == 2          # strings kept whole
     assert b"\x11" * 8 not in exe.read_bytes()             # the constant pool is still collected
+
+
+@requires_as
+@pytest.mark.skipif(shutil.which("objcopy") is None, reason="objcopy not installed")
+def test_debug_sidecar_follows_moved_strings(build_dir):
+    """A DWARF reference to a string through the section symbol still gives
+    the string's new address in the --debug-sidecar file."""
+    src = MERGE_ASM + '    .section .debug_info,"",@progbits\n    .quad .rodata.str1.1+29\n'
+    obj = assemble(src, build_dir / "merge_dwarf.o")
+    exe, debug = build_dir / "merge_dwarf", build_dir / "merge_dwarf.debug"
+    r = run_tinyelf("pack", obj, "-o", exe, "--debug-sidecar", debug)
+    assert r.returncode == 0, r.stderr
+    assert run_exe(exe, as_nobody=True) == (b"hello\nworld\nhello\n", 7)
+    raw = build_dir / "merge_dwarf.debug_info"
+    subprocess.run(["objcopy", f"--dump-section=.debug_info={raw}", debug, build_dir / "scratch"],
+                   check=True)
+    data = exe.read_bytes()
+    assert b"UNUSED" not in data
+    world = 0x400000 + data.index(b"world\n\0")   # file offset = address - base
+    assert int.from_bytes(raw.read_bytes()[:8], "little") == world

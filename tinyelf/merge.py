@@ -8,7 +8,8 @@ only the pieces (NUL-terminated strings, or ``entsize``-byte constants) that a
 relocation of a kept section points into, each distinct piece once, in input
 order, each at the section's alignment (as rust-lld and GNU ld place pieces);
 symbols defined in it get the new offsets, and relocations that point into it
-through its section symbol get new addends.
+through its section symbol get new addends (also those of DWARF sections kept
+for the debug sidecar).
 
 Which piece a relocation means follows the ELF rules GNU ld and lld use: the
 symbol's value plus the addend for a section symbol, the symbol's own value
@@ -157,6 +158,16 @@ def merge(link: Link) -> Link:
             r_off, rtype, symidx, addend = relocs[i]
             relocs[i] = (r_off, rtype, symidx, new_offset(t.section, t.value + addend) - t.value)
     for obj in {s.obj for s in moved}:
+        # DWARF kept for the debug sidecar: its absolute references follow the pieces too
+        for dsec in getattr(obj, "debug", {}).values():
+            relocs = dsec.relocs
+            for i, (r_off, rtype, symidx, addend) in enumerate(relocs):
+                t = obj.symbols[symidx] if symidx < len(obj.symbols) else None
+                if t is not None and t.type == STT_SECTION and t.section in moved:
+                    spec = specs.get(rtype)
+                    if spec is not None and spec.formula == F_ABS:
+                        relocs[i] = (r_off, rtype, symidx,
+                                     new_offset(t.section, t.value + addend) - t.value)
         for sym in obj.symbols:
             if sym.section in moved and sym.type != STT_SECTION:
                 sym.value = new_offset(sym.section, sym.value)
