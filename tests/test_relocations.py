@@ -200,8 +200,11 @@ OVERFLOWS = {
     "R_X86_64_16": (2, "target: .byte 1", []),
     "R_X86_64_32": (4, "target: .byte 1", ["--base", "0x100000000"]),
     "R_X86_64_32S": (4, "target: .byte 1", ["--base", "0x80000000"]),
-    "R_X86_64_PC8": (1, ".section .rodata.t,\"a\",@progbits\ntarget: .byte 1\n    .space 300", []),
-    "R_X86_64_PC16": (2, ".section .rodata.t,\"a\",@progbits\ntarget: .byte 1\n    .space 70000", []),
+    # strict: the default layout may reorder sections so that these fit
+    "R_X86_64_PC8": (1, ".section .rodata.t,\"a\",@progbits\ntarget: .byte 1\n    .space 300",
+                     ["--layout", "strict"]),
+    "R_X86_64_PC16": (2, ".section .rodata.t,\"a\",@progbits\ntarget: .byte 1\n    .space 70000",
+                      ["--layout", "strict"]),
 }
 
 

@@ -15,7 +15,7 @@ import sys
 from .errors import TinyElfError
 
 #: subcommand modules under tinyelf.commands, in --help order
-COMMANDS = ("pack", "demo", "build", "inspect", "dis")
+COMMANDS = ("pack", "demo", "build", "inspect", "dis", "size")
 
 #: subcommands that pass everything after ``--`` through (as ``args.extra``)
 PASSTHROUGH = ("build",)

@@ -1,6 +1,6 @@
 """The link driver: the passes, in order.  Read this file to see tinyelf.
 
-    read -> stub -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relocate -> write
 
 (``stub`` adds a ``_start`` that calls ``main`` when only ``main`` exists.)
 Each pass is a function ``Link -> Link`` in a module of its own, with a
@@ -17,10 +17,11 @@ from .read import read
 from .relocate import relocate
 from .resolve import resolve
 from .scan import scan
+from .squeeze import squeeze
 from .stub import add_start_stub
 from .writer import write
 
-PASSES = (add_start_stub, resolve, collect, merge, scan, layout, relocate, write)
+PASSES = (add_start_stub, resolve, collect, merge, scan, squeeze, layout, relocate, write)
 
 
 def run(inputs, options: LinkOptions) -> Link:
@@ -34,8 +35,17 @@ def run(inputs, options: LinkOptions) -> Link:
 
 
 def link(inputs, *, entry: str = "_start", base: int | None = None,
-         gc_sections: bool = True, arch: str = "x86_64") -> bytes:
+         gc_sections: bool = True, arch: str = "x86_64", **squeeze) -> bytes:
     """Link ``inputs`` (paths, or ``(name, bytes)`` pairs) into an executable
-    and return its bytes.  Raises :class:`tinyelf.errors.TinyElfError`."""
-    opts = LinkOptions(entry=entry, base=base, gc_sections=gc_sections, arch=arch)
+    and return its bytes.  ``squeeze``: the LinkOptions size fields (layout,
+    wx, holes, split_code, merge_strings, fold_functions, squeeze_align,
+    trim_zeros).  Raises :class:`tinyelf.errors.TinyElfError`."""
+    from dataclasses import fields
+
+    from .errors import UsageError
+    known = {f.name for f in fields(LinkOptions)}
+    unknown = sorted(set(squeeze) - known)
+    if unknown:
+        raise UsageError(f"unknown link option(s): {', '.join(unknown)}")
+    opts = LinkOptions(entry=entry, base=base, gc_sections=gc_sections, arch=arch, **squeeze)
     return run(inputs, opts).output

@@ -117,6 +117,12 @@ def read_object(name: str, data: bytes, from_archive: bool = False) -> ObjectFil
         raise InputError(f"{name}: is a {describe_elf_kind(data)} (ELFCLASS32); "
                          "tinyelf links 64-bit x86-64 relocatable objects")
     if data[4] != ELFCLASS64:
+        if len(data) >= 20 and int.from_bytes(data[16:18], "little") in ET_NAMES and \
+                int.from_bytes(data[16:18], "little") != ET_REL:
+            # golfed executables (tinyelf's own overlapping layouts) reuse e_ident
+            kind = ET_NAMES[int.from_bytes(data[16:18], "little")]
+            raise InputError(f"{name}: is an {kind} with its ELF class byte reused (a size-golfed "
+                             "executable), not a relocatable object; pass the .o files")
         raise InputError(f"{name}: unknown ELF class {data[4]}: corrupt file")
     if data[5] != ELFDATA2LSB:
         raise InputError(f"{name}: big-endian ELF file; tinyelf links little-endian x86-64 objects")
@@ -354,3 +360,25 @@ def _reloc_loader(name, obj, section, raw):
             out.append((r_offset, r_info & 0xFFFFFFFF, symidx, r_addend))
         return out
     return load
+
+
+def parse_executable(data: bytes) -> dict:
+    """Parse a linked executable with lief (for tests and reports): its ELF
+    header's type, machine, entry and program header offset, and every
+    segment as a dict (type, flags, offset, vaddr, filesz, memsz).  Raises
+    InputError when lief cannot parse it."""
+    lief = _import_lief()
+    binary = lief.ELF.parse(list(bytes(data)))
+    if binary is None:
+        raise InputError("lief could not parse the executable")
+    h = binary.header
+    return {
+        "type": str(h.file_type).rsplit(".", 1)[-1],
+        "machine": str(h.machine_type).rsplit(".", 1)[-1],
+        "entry": int(h.entrypoint),
+        "phoff": int(h.program_header_offset),
+        "segments": [{"type": str(s.type).rsplit(".", 1)[-1], "flags": int(s.flags),
+                      "offset": int(s.file_offset), "vaddr": int(s.virtual_address),
+                      "filesz": int(s.physical_size), "memsz": int(s.virtual_size)}
+                     for s in binary.segments],
+    }

@@ -2,7 +2,7 @@
 
 The passes hand a single :class:`Link` from one to the next:
 
-    read -> stub -> resolve -> collect -> merge -> scan -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relocate -> write
 
 Each pass fills in the fields documented below and leaves the earlier ones
 alone, so any pass can be inspected (or tested) on its own.
@@ -44,6 +44,12 @@ class Section:
     # filled in by layout
     addr: int = -1
     offset: int = -1                  # file offset, -1 when not in the file
+    #: set by the layout when it split straight-line code across header
+    #: holes: ``[(sec_offset, length, addr, file_offset), ...]`` in section
+    #: order.  ``addr``/``offset`` then describe the first piece; use
+    #: :meth:`address_of` / :meth:`file_offset_of` for any other offset.
+    #: None for an ordinary contiguous section.
+    pieces: Optional[list] = None
 
     @property
     def relocs(self) -> list:
@@ -52,6 +58,28 @@ class Section:
             self._relocs = self._load_relocs() if self._load_relocs else []
             self._load_relocs = None
         return self._relocs
+
+    def address_of(self, off: int) -> int:
+        """Address of byte ``off`` of this section (split sections included)."""
+        if self.pieces:
+            for start, length, addr, _foff in self.pieces:
+                if start <= off < start + length:
+                    return addr + off - start
+            start, length, addr, _foff = self.pieces[-1]
+            return addr + off - start
+        return self.addr + off
+
+    def file_offset_of(self, off: int) -> int:
+        """File offset of byte ``off`` of this section (-1 when not in the file)."""
+        if self.offset < 0:
+            return -1
+        if self.pieces:
+            for start, length, _addr, foff in self.pieces:
+                if start <= off < start + length:
+                    return foff + off - start
+            start, length, _addr, foff = self.pieces[-1]
+            return foff + off - start
+        return self.offset + off
 
     @property
     def is_nobits(self) -> bool:
@@ -156,6 +184,23 @@ class LinkOptions:
     base: Optional[int] = None        # None: the architecture's default
     gc_sections: bool = True
     arch: str = "x86_64"
+    # --- squeeze (issue 4): layouts, header holes, size passes, W^X ---------
+    #: layout name (see tinyelf.layouts.NAMES) or "auto": the smallest that fits
+    layout: str = "auto"
+    #: separate R+X and R+W segments (no page both writable and executable)
+    wx: bool = False
+    #: fill the header bytes the kernel ignores with sections that fit
+    holes: bool = True
+    #: split straight-line code across holes with short jumps
+    split_code: bool = True
+    #: SHF_MERGE|SHF_STRINGS deduplication with tail merging
+    merge_strings: bool = True
+    #: identical code folding
+    fold_functions: bool = True
+    #: drop code alignment padding
+    squeeze_align: bool = True
+    #: trailing zero bytes become bss (p_filesz shortened)
+    trim_zeros: bool = True
 
 
 @dataclass
@@ -167,11 +212,34 @@ class Segment:
     memsz: int
     flags: int
     align: int = 4096
+    #: p_paddr; None: the same as vaddr (overlap80 needs e_phentsize there)
+    paddr: Optional[int] = None
+
+
+@dataclass
+class Hole:
+    """Header bytes the kernel ignores, and what the layout put there."""
+    offset: int
+    size: int
+    field: str                          # e.g. "e_ident[4:16]", "p_paddr"
+    used: list = field(default_factory=list)   # [(offset, size, what)]
 
 
 @dataclass
 class Layout:
-    """What the layout pass decided: every number the writer needs."""
+    """What the layout pass decided: every number the writer needs.
+
+    ``header_size`` is where the headers end (the ELF header and program
+    header table, overlapped or not); content may start before it when the
+    layout lets it overlap ignored fields (``content_start``).  ``ehdr`` holds
+    every ELF header field value (names as in elfdefs.EHDR64's comment);
+    program header values come from ``segments`` (``p_offset`` of a segment
+    is its ``offset``).  ``holes`` lists the ignored header bytes and what
+    went into them; ``patches`` are bytes the layout adds itself (short
+    jumps that continue split code): ``[(file_offset, bytes, what)]``.
+    ``image_size`` is what the relocate pass fills; the written file is
+    ``file_size`` bytes (the rest were zeros that became bss).
+    """
     base: int
     header_size: int
     segments: list[Segment]
@@ -179,6 +247,16 @@ class Layout:
     file_size: int
     mem_end: int
     got: Optional[Section] = None
+    name: str = "strict"
+    phoff: int = 64
+    ehdr: dict = field(default_factory=dict)
+    holes: list = field(default_factory=list)
+    patches: list = field(default_factory=list)
+    image_size: int = 0
+    content_start: int = 0
+    #: other layouts considered: [(name, size or None, reason)]
+    considered: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 @dataclass
@@ -198,6 +276,8 @@ class Link:
     got_symbols: list[Symbol] = field(default_factory=list)
     relaxed: dict = field(default_factory=dict)             # (Section, offset) -> rewrite
     got: Optional[Section] = None
+    # squeeze: {size pass: what it saved}, for the report
+    squeezed: dict = field(default_factory=dict)
     # layout
     layout: Optional[Layout] = None
     # relocate
@@ -220,7 +300,7 @@ def symbol_address(sym: Symbol) -> int:
     section's address plus its value; its value when absolute; 0 for an
     undefined (weak) reference."""
     if sym.section is not None:
-        return sym.section.addr + sym.value
+        return sym.section.address_of(sym.value)
     if sym.shndx == 0:
         return 0
     return sym.value

@@ -20,10 +20,14 @@ def relocate(link: Link) -> Link:
     lay = link.layout
     arch = link.arch
     specs = arch.relocs
-    image = bytearray(lay.file_size)
+    image = bytearray(max(lay.image_size, lay.file_size))
     for sec in link.kept:
         if sec.offset >= 0 and sec.size and not sec.is_nobits and sec is not link.got:
-            image[sec.offset:sec.offset + sec.size] = sec.data
+            if sec.pieces:          # code split across header holes by the layout
+                for start, length, _addr, foff in sec.pieces:
+                    image[foff:foff + length] = sec.data[start:start + length]
+            else:
+                image[sec.offset:sec.offset + sec.size] = sec.data
 
     got = link.got
     got_addr = got.addr if got is not None else 0
@@ -56,8 +60,12 @@ def relocate(link: Link) -> Link:
             if t is None:
                 t = cache[symidx] = target(obj, symidx)
             S = symbol_address(t)
-            P = base_addr + r_off
-            pos = base_off + r_off
+            if sec.pieces:
+                P = sec.address_of(r_off)
+                pos = sec.file_offset_of(r_off)
+            else:
+                P = base_addr + r_off
+                pos = base_off + r_off
             size = spec.size
             if f == F_ABS:
                 v = S + A

@@ -33,11 +33,12 @@ def run(args) -> int:
     from .. import toolchain
     from ..driver import run as run_link
     from ..output import check_not_input, write_atomic
-    from .pack import options_from, write_extras
+    from .pack import options_from, print_report, write_extras
     check_not_input(args.output, [args.source])
     with tempfile.TemporaryDirectory(prefix="tinyelf-build-") as tmp:
         inputs = toolchain.build_inputs(args.source, tmp, args.extra, lto=args.lto)
         lk = run_link(inputs, options_from(args))
         write_extras(args, lk)
         write_atomic(args.output, lk.output)
+        print_report(args, lk, inputs)
     return 0

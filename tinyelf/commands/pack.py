@@ -31,6 +31,39 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug-sidecar", metavar="FILE", default=None,
                    help="write a separate ELF with section headers, symbols and the inputs' "
                    "DWARF for gdb's symbol-file")
+    add_squeeze_options(p)
+
+
+# --- squeeze (issue 4): layouts, holes, size passes, report, W^X -------------
+def add_squeeze_options(p: argparse.ArgumentParser) -> None:
+    """Layout choice, size passes (each with an off switch), report, --wx."""
+    from ..layouts import NAMES
+    g = p.add_argument_group("size and layout")
+    g.add_argument("--layout", default="auto", choices=("auto",) + NAMES, metavar="NAME",
+                   help="header layout: auto (default: the smallest that this program meets "
+                   "and that runs as an ordinary user), " + ", ".join(NAMES))
+    g.add_argument("--wx", action="store_true",
+                   help="code R+X and data R+W in two segments mapped from the same file page "
+                   "(no page both writable and executable)")
+    g.add_argument("--report", action="store_true",
+                   help="print where every byte of the output goes (to stdout)")
+    g.add_argument("--json", action="store_true", help="print the report as JSON (implies --report)")
+    g.add_argument("--no-holes", dest="holes", action="store_false",
+                   help="leave the header bytes the kernel ignores empty")
+    g.add_argument("--no-split-code", dest="split_code", action="store_false",
+                   help="never split code across header holes")
+    g.add_argument("--no-merge-strings", dest="merge_strings", action="store_false",
+                   help="keep SHF_MERGE|SHF_STRINGS sections as they are")
+    g.add_argument("--no-fold-functions", dest="fold_functions", action="store_false",
+                   help="keep identical functions apart")
+    g.add_argument("--no-squeeze-align", dest="squeeze_align", action="store_false",
+                   help="keep code sections' alignment padding")
+    g.add_argument("--no-trim-zeros", dest="trim_zeros", action="store_false",
+                   help="keep trailing zero bytes in the file instead of turning them into bss")
+
+
+SQUEEZE_FIELDS = ("layout", "wx", "holes", "split_code", "merge_strings", "fold_functions",
+                  "squeeze_align", "trim_zeros")
 
 
 def register(sub):
@@ -44,7 +77,8 @@ def register(sub):
 
 def options_from(args):
     from ..model import LinkOptions
-    return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections)
+    squeeze = {f: getattr(args, f) for f in SQUEEZE_FIELDS if hasattr(args, f)}
+    return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections, **squeeze)
 
 
 def run(args) -> int:
@@ -54,6 +88,7 @@ def run(args) -> int:
     lk = run_link(args.inputs, options_from(args))
     write_extras(args, lk)
     write_atomic(args.output, lk.output)
+    print_report(args, lk, args.inputs)
     return 0
 
 
@@ -71,3 +106,10 @@ def write_extras(args, lk) -> None:
         from ..sidecar import build_sidecar
         check_not_input(args.debug_sidecar, inputs + [args.output])
         write_atomic(args.debug_sidecar, build_sidecar(lk), mode=0o644)
+
+
+def print_report(args, lk, inputs) -> None:
+    """--report / --json: where every byte of the output went (stdout)."""
+    if getattr(args, "report", False) or getattr(args, "json", False):
+        from ..report import link_report, render
+        print(render(link_report(lk, inputs=inputs), as_json=args.json))

@@ -1,0 +1,286 @@
+"""Header layouts: where the ELF header and program headers go, and what each
+layout demands of the program.
+
+A layout is a small object that declares
+
+* where the program header table starts (``phoff``) and so how it overlaps
+  the ELF header; the overlapping bytes must hold both structures' values
+  at once, and ``ehdr_fields`` derives the ELF header's values from the
+  program header's so that they agree byte for byte;
+* the load address rule (``base_for``): any page-aligned base, or one forced
+  by the overlap (``overlap80``: e_entry doubles as p_type/p_flags);
+* the p_flags bits the overlap adds, and what p_offset/p_filesz must be;
+* where the entry may be (``entry_offset``: overlap80 starts executing at
+  file byte 1, inside the ELF magic);
+* which relocations it tolerates (``abs32_ok``: False when the base lies
+  above 4 GiB, so R_X86_64_32/32S/16/8 absolute fields cannot hold addresses);
+* which header bytes the kernel ignores (``holes``) and how many bytes at the
+  end of the headers content may overlap (``tail_free``: p_align).
+
+Facts used (../shared/REFERENCES.md, checked by running binaries): the kernel
+reads e_ident's magic, e_type, e_machine, e_entry, e_phoff, e_phentsize
+(must be 56) and e_phnum; it ignores EI_CLASS..EI_PAD, e_version, e_shoff,
+e_flags, e_ehsize, e_shentsize, e_shnum, e_shstrndx, p_paddr and, for
+ET_EXEC, p_align.  Unknown p_flags bits are ignored.  p_offset must be
+congruent to p_vaddr modulo the page size.
+
+The layouts, largest first:
+
+=============  ======  ========================================================
+name           header  idea
+=============  ======  ========================================================
+strict         120     spec-valid; readelf, objdump, gdb, lief parse it cleanly
+overlap112     112     phdr at 0x38: e_phnum=1/e_shentsize=0 is p_type=PT_LOAD,
+                       e_shnum is p_flags
+overlap104     104     phdr at 0x30: e_flags=1 is p_type, e_ehsize|56<<16 is
+                       p_flags, e_phnum is p_offset (so p_vaddr = base + phnum)
+overlap80      80      phdr at 0x18: e_entry is p_type|p_flags<<32, so the
+                       base is p_flags<<32 (above 4 GiB) and the entry is file
+                       byte 1 (the magic's "ELF" runs as REX prefixes);
+                       p_filesz's low half is e_phnum
+=============  ======  ========================================================
+
+``wants_pic()`` tells ``tinyelf build`` whether compiling position-independent
+code could unlock a smaller layout (overlap80 refuses absolute 32-bit
+relocations).
+"""
+from __future__ import annotations
+
+from .elfdefs import ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRENT, PF_R, PF_W, PF_X
+from .errors import LayoutError
+from .model import Hole
+
+PHENT = 56
+#: the lowest address an ordinary user can map on every stock kernel
+#: (vm.mmap_min_addr is 4096 or 65536)
+MIN_USER_BASE = 0x10000
+#: end of the user address space with 4-level paging
+USER_TOP = 1 << 47
+
+
+def standard_ident() -> bytes:
+    return ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
+
+
+class LayoutSpec:
+    """Base class: one header layout and its constraints."""
+    name = ""
+    summary = ""
+    phoff = 64
+    max_phnum = 16
+    abs32_ok = True
+    spec_valid = False
+    #: the file offset where execution must start, or None (anywhere)
+    entry_offset = None
+    #: bytes in front of a forced entry that the CPU executes as prefixes
+    entry_prefix = b""
+    #: the overlap's forced bytes: (file offset, size, what both structures
+    #: need there); for the report and the reader of this module
+    forced = ()
+
+    def header_end(self, phnum: int) -> int:
+        return max(64, self.phoff + PHENT * phnum)
+
+    def holes(self, phnum: int) -> list[Hole]:
+        return []
+
+    def tail_free(self, phnum: int) -> int:
+        """Bytes at the end of the headers that content may overlap."""
+        return 0
+
+    def first_offset(self, phnum: int) -> int:
+        """p_offset of the first PT_LOAD (p_vaddr is base plus this)."""
+        return 0
+
+    def flag_bits(self) -> int:
+        """Extra p_flags bits the overlap forces on the first segment."""
+        return 0
+
+    def first_paddr(self):
+        """Forced p_paddr of the first segment, or None (= p_vaddr)."""
+        return None
+
+    def base_for(self, flags: int, requested, default: int) -> int:
+        """The load address, given the first segment's flags."""
+        base = default if requested is None else requested
+        return base
+
+    def first_filesz(self, phnum: int, need: int, page: int):
+        """Forced (p_filesz, p_memsz) of the first segment, or None when they
+        are free: ``need`` is how many bytes from p_offset must be mapped."""
+        return None
+
+    def ehdr_fields(self, lay, arch) -> dict:
+        """Every ELF header field's value for the finished layout ``lay``."""
+        return dict(e_ident=standard_ident(), e_type=ET_EXEC, e_machine=arch.e_machine,
+                    e_version=EV_CURRENT, e_entry=lay.entry, e_phoff=self.phoff, e_shoff=0,
+                    e_flags=0, e_ehsize=64, e_phentsize=PHENT, e_phnum=len(lay.segments),
+                    e_shentsize=0, e_shnum=0, e_shstrndx=0)
+
+    def check_phnum(self, phnum: int) -> None:
+        if phnum > self.max_phnum:
+            raise LayoutError(f"layout {self.name} holds at most {self.max_phnum} program "
+                              f"header{'s' if self.max_phnum > 1 else ''} (--wx needs {phnum})")
+
+
+class Strict(LayoutSpec):
+    name = "strict"
+    summary = "spec-valid ELF header + program headers, nothing overlapped or hidden"
+    phoff = 64
+    spec_valid = True
+
+
+def _common_holes(phnum, extra):
+    holes = [Hole(4, 12, "e_ident[4:16]"), Hole(0x14, 4, "e_version")]
+    return holes + extra
+
+
+class Overlap112(LayoutSpec):
+    name = "overlap112"
+    summary = "program header at 0x38: e_phnum/e_shentsize = p_type, e_shnum = p_flags"
+    phoff = 0x38
+    max_phnum = 1      # e_phnum | e_shentsize << 16 is p_type, which must be PT_LOAD (1)
+    forced = ((0x38, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
+              (0x3c, 4, "e_shnum, e_shstrndx = p_flags"))
+
+    def holes(self, phnum):
+        return _common_holes(phnum, [Hole(0x28, 14, "e_shoff+e_flags+e_ehsize"),
+                                     Hole(0x38 + 0x18, 8, "p_paddr")])
+
+    def tail_free(self, phnum):
+        return 8
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        flags = lay.segments[0].flags
+        f.update(e_phnum=1, e_shentsize=0, e_shnum=flags & 0xFFFF, e_shstrndx=flags >> 16)
+        return f
+
+
+class Overlap104(LayoutSpec):
+    name = "overlap104"
+    summary = ("program header at 0x30: e_flags = p_type, e_ehsize|e_phentsize = p_flags, "
+               "e_phnum = p_offset")
+    phoff = 0x30
+    max_phnum = 2
+    forced = ((0x30, 4, "e_flags = p_type PT_LOAD (1)"),
+              (0x34, 4, "e_ehsize = p_flags' low half, e_phentsize=56 its high half"),
+              (0x38, 8, "e_phnum, e_shentsize, e_shnum, e_shstrndx = p_offset (= e_phnum)"))
+
+    def holes(self, phnum):
+        extra = [Hole(0x28, 8, "e_shoff"), Hole(0x30 + 0x18, 8, "p_paddr")]
+        if phnum == 2:
+            extra += [Hole(0x30 + 0x30, 8, "p_align"), Hole(0x68 + 0x18, 8, "p_paddr[1]")]
+        return _common_holes(phnum, extra)
+
+    def tail_free(self, phnum):
+        return 8
+
+    def first_offset(self, phnum):
+        return phnum         # p_offset's low half is e_phnum
+
+    def flag_bits(self):
+        return PHENT << 16   # p_flags' high half is e_phentsize
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert seg.offset == len(lay.segments) and seg.flags >> 16 == PHENT
+        f.update(e_flags=1, e_ehsize=seg.flags & 0xFFFF, e_phentsize=PHENT,
+                 e_phnum=len(lay.segments), e_shentsize=0, e_shnum=0, e_shstrndx=0)
+        return f
+
+
+class Overlap80(LayoutSpec):
+    name = "overlap80"
+    summary = ("program header at 0x18: e_entry = p_type|p_flags<<32 (base above 4 GiB, "
+               "entry at file byte 1), p_filesz's low half = e_phnum")
+    phoff = 0x18
+    max_phnum = 2
+    abs32_ok = False
+    forced = ((0x01, 3, "\"ELF\" of the magic = REX prefixes of the first instruction"),
+              (0x18, 8, "e_entry = p_type PT_LOAD | p_flags << 32 (base + 1)"),
+              (0x20, 8, "e_phoff = p_offset (0x18)"),
+              (0x28, 8, "e_shoff = p_vaddr (base + 0x18)"),
+              (0x36, 2, "e_phentsize=56 = top of p_paddr"),
+              (0x38, 8, "e_phnum, e_shentsize, e_shnum, e_shstrndx = p_filesz (= p_memsz)"))
+    entry_offset = 1
+    entry_prefix = b"ELF"      # bytes 1..3, executed as REX prefixes
+
+    def holes(self, phnum):
+        extra = [Hole(0x30, 6, "e_flags+e_ehsize (p_paddr)")]
+        if phnum == 2:
+            extra += [Hole(0x18 + 0x30, 8, "p_align"), Hole(0x50 + 0x18, 8, "p_paddr[1]")]
+        holes = _common_holes(phnum, extra)
+        holes[0].field = "e_ident[4:16] (entry)"
+        return holes
+
+    def tail_free(self, phnum):
+        return 8
+
+    def first_offset(self, phnum):
+        return self.phoff    # p_offset is e_phoff
+
+    def first_paddr(self):
+        return PHENT << 48   # e_flags = e_ehsize = 0, e_phentsize = 56
+
+    def base_for(self, flags, requested, default):
+        base = flags << 32   # e_entry = 1 | p_flags << 32 = base + 1
+        if requested is not None and requested != base:
+            raise LayoutError(f"layout overlap80 loads at {base:#x} (p_flags << 32); "
+                              f"--base {requested:#x} cannot be honoured")
+        return base
+
+    def first_filesz(self, phnum, need, page):
+        # p_filesz = e_phnum | e_shentsize<<16 | ...; p_memsz = p_filesz so that
+        # the kernel zeroes nothing; the mapping covers whole pages
+        k = 0
+        while (-(-(self.phoff + phnum + (k << 16)) // page)) * page < self.phoff + need:
+            k += 1
+        v = phnum + (k << 16)
+        return v, v
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert lay.entry == (seg.flags << 32) + 1 and seg.offset == self.phoff
+        f.update(e_entry=lay.entry, e_shoff=seg.vaddr, e_flags=0, e_ehsize=0,
+                 e_phentsize=PHENT, e_phnum=seg.filesz & 0xFFFF,
+                 e_shentsize=(seg.filesz >> 16) & 0xFFFF, e_shnum=(seg.filesz >> 32) & 0xFFFF,
+                 e_shstrndx=(seg.filesz >> 48) & 0xFFFF)
+        return f
+
+
+#: every layout, largest header first
+LAYOUTS = (Strict(), Overlap112(), Overlap104(), Overlap80())
+NAMES = tuple(l.name for l in LAYOUTS)
+BY_NAME = {l.name: l for l in LAYOUTS}
+
+
+def get(name: str) -> LayoutSpec:
+    if name not in BY_NAME:
+        raise LayoutError(f"unknown layout '{name}' (choose from: auto, {', '.join(NAMES)})")
+    return BY_NAME[name]
+
+
+def candidates(name: str) -> list[LayoutSpec]:
+    """The layouts to try for ``--layout name`` ("auto": all of them)."""
+    if name in (None, "", "auto"):
+        return list(LAYOUTS)
+    return [get(name)]
+
+
+def wants_pic() -> bool:
+    """True: position-independent code (no absolute 32-bit relocations; use
+    ``-C relocation-model=pie`` for rustc, ``-fPIE``/``-fPIC`` for gcc) can
+    unlock a smaller layout (overlap80, whose base lies above 4 GiB).  For
+    ``tinyelf build`` to decide whether to compile PIC; it should then link
+    both ways or trust that PIC is never larger by more than the header
+    bytes saved (24 bytes against overlap104)."""
+    return any(not l.abs32_ok for l in LAYOUTS)
+
+
+def segment_flags(writable: bool, wx: bool) -> int:
+    if wx or not writable:
+        return PF_R | PF_X
+    return PF_R | PF_W | PF_X
