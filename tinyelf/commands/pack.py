@@ -108,8 +108,12 @@ def write_extras(args, lk) -> None:
         write_atomic(args.debug_sidecar, build_sidecar(lk), mode=0o644)
 
 
-def print_report(args, lk, inputs) -> None:
-    """--report / --json: where every byte of the output went (stdout)."""
+def print_report(args, lk, inputs, notes=()) -> None:
+    """--report / --json: where every byte of the output went (stdout);
+    ``notes``: lines about how the inputs were made (``tinyelf build``)."""
     if getattr(args, "report", False) or getattr(args, "json", False):
         from ..report import link_report, render
-        print(render(link_report(lk, inputs=inputs), as_json=args.json))
+        rep = link_report(lk, inputs=inputs)
+        if notes:
+            rep["notes"] = list(notes)
+        print(render(rep, as_json=args.json))
