@@ -34,12 +34,13 @@ def register(sub):
 def run(args) -> int:
     from .. import toolchain
     from ..output import check_not_input, write_atomic
-    from .pack import options_from, print_report, write_extras
+    from .pack import layout_notes, options_from, print_report, warn_sidecar, write_extras
     check_not_input(args.output, [args.source])
     with tempfile.TemporaryDirectory(prefix="tinyelf-build-") as tmp:
         lk, inputs, how = toolchain.build_and_link(args.source, tmp, options_from(args),
                                                    args.extra, lto=args.lto)
         write_extras(args, lk)
         write_atomic(args.output, lk.output)
-        print_report(args, lk, inputs, notes=how)
+        warn_sidecar(args)
+        print_report(args, lk, inputs, notes=layout_notes(args) + how)
     return 0
