@@ -60,7 +60,7 @@ def _need(tool: str) -> str:
     return path
 
 
-def _run(cmd, what: str) -> None:
+def _run(cmd, what: str) -> str:
     """Run a compiler; on failure raise ToolchainError whose ``detail`` is
     what the compiler printed, unchanged (the CLI shows it before the
     one-line error)."""
@@ -71,6 +71,7 @@ def _run(cmd, what: str) -> None:
     if proc.returncode != 0:
         detail = proc.stdout + proc.stderr
         raise ToolchainError(f"{what} failed (exit status {proc.returncode})", detail=detail)
+    return proc.stderr
 
 
 def compile_rust(src, out, extra=(), pic: bool = False) -> str:
@@ -315,8 +316,11 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
         f"{links[not pic].layout.name}, {sizes[not pic]} bytes)"]
 
 
-def ld_baseline(objects, out, extra=()) -> int:
-    """Link with GNU ld the usual minimal way; return the output's size."""
-    _run([_need("ld"), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
-          *map(os.fspath, objects)], "GNU ld")
+def ld_baseline(objects, out, extra=(), warnings=None) -> int:
+    """Link with GNU ld the usual minimal way; return the output's size
+    (``warnings``: a list that gets the lines ld printed on success)."""
+    err = _run([_need("ld"), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
+                *map(os.fspath, objects)], "GNU ld")
+    if warnings is not None:
+        warnings.extend(line for line in err.splitlines() if line.strip())
     return os.path.getsize(out)
