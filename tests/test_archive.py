@@ -118,6 +118,21 @@ def test_member_returned_once(tmp_path, objs):
     assert a.lookup("no_such_symbol") is None
 
 
+@pytest.mark.parametrize("flags", ["rcs", "rcS"], ids=["index", "no-index"])
+def test_defines_pulls_nothing(tmp_path, objs, flags):
+    """defines() answers from the index (or the members' symbol tables) and
+    leaves the member for lookup(); the link still pulls it and runs."""
+    lib = ar(tmp_path / "libx.a", objs["used"], objs["helper"], flags=flags)
+    a = read_archive(str(lib), lib.read_bytes())
+    assert a.defines("used") and a.defines("helper_with_a_long_name")
+    assert not a.defines("no_such_symbol") and not a.defines("_start")
+    assert a.pulled == [] and not any(m.loaded for m in a.members)
+    assert a.lookup("used").name == "libx.a(used.o)"
+    assert a.defines("used")         # still defined, even once pulled
+    _lk, status = link_and_run(tmp_path, [objs["main"], lib])
+    assert status == 42
+
+
 def test_non_object_members_skipped(tmp_path, objs):
     """Like an rlib's lib.rmeta: text members are never loaded."""
     meta = tmp_path / "lib.rmeta"

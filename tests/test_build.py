@@ -148,3 +148,61 @@ def test_refuses_to_overwrite_source(tmp_path):
     proc = run_tinyelf("build", src, "-o", src)
     assert proc.returncode == 1 and "also an input" in proc.stderr
     assert src.read_text() == "void _start(void) {}\n"
+
+
+# ---- static or position-independent: the smaller one wins (--layout auto) ----
+
+def _size_and_report(tmp_path, name, src, *args):
+    out = tmp_path / name
+    proc = run_tinyelf("build", src, "-o", out, "--report", *args)
+    assert proc.returncode == 0, proc.stderr
+    return out, out.stat().st_size, proc.stdout
+
+
+PIC_CASES = [
+    pytest.param("hello.rs", ("-C", "relocation-model=static"), ("-C", "relocation-model=pie"),
+                 marks=requires_rustc, id="rust"),
+    pytest.param("hello.c", ("-fno-pie",), ("-fPIE",), marks=requires_gcc, id="c"),
+]
+
+
+@pytest.mark.parametrize("sample, static, pic", PIC_CASES)
+def test_auto_keeps_the_smaller_relocation_model(tmp_path, sample, static, pic):
+    """Flags that choose the model make one compile; the default compiles
+    both and keeps the smaller output, which runs (root and nobody)."""
+    src = SAMPLES / sample
+    exe, size, rep = _size_and_report(tmp_path, "auto", src)
+    _s, s_size, s_rep = _size_and_report(tmp_path, "static", src, "--", *static)
+    _p, p_size, p_rep = _size_and_report(tmp_path, "pic", src, "--", *pic)
+    assert "compiled" not in s_rep and "compiled" not in p_rep     # the user chose
+    assert size == min(s_size, p_size), (size, s_size, p_size)
+    # hello: only PIC code reaches overlap80 (no absolute 32-bit relocations)
+    assert p_size < s_size and "layout overlap80" in rep
+    assert f"compiled position-independent (layout overlap80, {size} bytes; static: " in rep
+    assert f"{s_size} bytes)" in rep
+    assert run_exe(exe) == (b"Hello, world!\n", 0)
+    assert run_exe(exe, as_nobody=True) == (b"Hello, world!\n", 0)
+
+
+@requires_rustc
+def test_auto_keeps_static_when_pic_is_larger(tmp_path):
+    """prodfactors: PIC reaches overlap80 but its code grows by more than the
+    header bytes saved; the static build is kept."""
+    src = SAMPLES / "prodfactors.rs"
+    exe, size, rep = _size_and_report(tmp_path, "auto", src)
+    _p, p_size, _r = _size_and_report(tmp_path, "pic", src, "--", "-C", "relocation-model=pie")
+    _s, s_size, _r = _size_and_report(tmp_path, "st", src, "--", "-C", "relocation-model=static")
+    assert size == min(s_size, p_size)
+    assert ("compiled static" in rep) == (s_size <= p_size), rep
+    from test_rust_samples import check_prodfactors
+    check_prodfactors(exe)
+
+
+@requires_rustc
+@pytest.mark.parametrize("layout, model", [("overlap80", "position-independent"),
+                                           ("overlap104", "static")])
+def test_explicit_layout_compiles_what_it_needs(tmp_path, layout, model):
+    exe, _size, rep = _size_and_report(tmp_path, layout, SAMPLES / "hello.rs",
+                                       "--layout", layout)
+    assert f"layout {layout}" in rep and f"compiled {model} (layout {layout})" in rep, rep
+    assert run_exe(exe, as_nobody=True) == (b"Hello, world!\n", 0)

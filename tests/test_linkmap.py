@@ -40,12 +40,9 @@ def greet(build_dir):
     exe = build_dir / "greet"
     args = ["pack", obj, "-o", exe, "--map", build_dir / "greet.map",
             "--debug-sidecar", build_dir / "greet.debug"]
-    # gdb (BFD) cannot load overlapped headers: debug builds use the plain
-    # layout where this tinyelf has a choice
-    proc = run_tinyelf(*args, "--layout", "strict")
-    if proc.returncode != 0 and "--layout" in proc.stderr:
-        proc = run_tinyelf(*args)
-    assert proc.returncode == 0, proc.stderr
+    # the default layout: with --debug-sidecar that is one gdb can load
+    proc = run_tinyelf(*args)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     return obj, exe, build_dir / "greet.map", build_dir / "greet.debug"
 
 

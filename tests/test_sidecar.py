@@ -37,11 +37,8 @@ def test_sidecar_symbols_without_dwarf(build_dir, sample_obj):
     from conftest import run_tinyelf
     exe = build_dir / "hello_c_sym"
     debug = build_dir / "hello_c_sym.debug"
-    args = ["pack", sample_obj("hello.c"), "-o", exe, "--debug-sidecar", debug]
-    proc = run_tinyelf(*args, "--layout", "strict")     # gdb needs readable headers
-    if proc.returncode != 0 and "--layout" in proc.stderr:
-        proc = run_tinyelf(*args)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_tinyelf("pack", sample_obj("hello.c"), "-o", exe, "--debug-sidecar", debug)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     out = _gdb(exe, f"symbol-file {debug}", "break _start", "run", "bt")
     assert "Breakpoint 1, " in out and "_start" in out[out.index("#0"):], out
 
@@ -69,11 +66,61 @@ def test_rust_dwarf_in_the_sidecar(sample_obj, build_dir):
     obj = sample_obj("hello.rs", extra=("-C", "debuginfo=2"))
     exe = build_dir / "hello_rs_g"
     debug = build_dir / "hello_rs_g.debug"
-    args = ["pack", obj, "-o", exe, "--debug-sidecar", debug]
-    proc = run_tinyelf(*args, "--layout", "strict")
-    if proc.returncode != 0 and "--layout" in proc.stderr:
-        proc = run_tinyelf(*args)
+    proc = run_tinyelf("pack", obj, "-o", exe, "--debug-sidecar", debug)
     assert proc.returncode == 0, proc.stderr
     assert run_exe(exe) == (b"Hello, world!\n", 0)
     out = _gdb(exe, f"symbol-file {debug}", "break _start", "run", "bt")
     assert "hello::_start () at " in out and "hello.rs:" in out, out
+
+
+# ---- the layout --debug-sidecar picks, and the warning when told otherwise ----
+
+def _layout_of(exe):
+    from conftest import run_tinyelf
+    proc = run_tinyelf("size", exe)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split("layout ", 1)[1].split(",")[0]
+
+
+@requires_gdb
+def test_default_layout_with_sidecar_loads_in_gdb(build_dir):
+    """No --layout: the smallest layout gdb reads (strict), said in the
+    report; gdb breaks on a function by name and the backtrace names it."""
+    from conftest import run_exe, run_tinyelf
+    from test_linkmap import GREET
+    src = build_dir / "greet2.c"
+    src.write_text(GREET)
+    exe, debug = build_dir / "greet2", build_dir / "greet2.debug"
+    proc = run_tinyelf("build", src, "-o", exe, "--debug-sidecar", debug, "--report")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "layout strict: chosen for --debug-sidecar" in proc.stdout, proc.stdout
+    assert _layout_of(exe) == "strict"
+    assert run_exe(exe, "x", as_nobody=True) == (b"greetings\ngreetings\ngreetings\n", 5)
+    out = _gdb(exe, f"symbol-file {debug}", "break greet", "run", "bt")
+    assert "Breakpoint 1, " in out and "greet" in out[out.index("#0"):].splitlines()[0], out
+    assert "twice" in out[out.index("#0"):], out
+    # without the sidecar the same build is squeezed (the choice is the sidecar's)
+    small = build_dir / "greet2-small"
+    assert run_tinyelf("build", src, "-o", small).returncode == 0
+    assert _layout_of(small) != "strict" and small.stat().st_size < exe.stat().st_size
+
+
+@requires_gdb
+def test_explicit_overlapping_layout_with_sidecar_warns(build_dir, sample_obj):
+    from conftest import run_exe, run_tinyelf
+    exe, debug = build_dir / "hello_o104", build_dir / "hello_o104.debug"
+    proc = run_tinyelf("pack", sample_obj("hello.c"), "-o", exe, "--layout", "overlap104",
+                       "--debug-sidecar", debug)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tinyelf: warning: "), proc.stderr
+    assert "gdb will not load" in lines[0] and str(exe) in lines[0]
+    assert _layout_of(exe) == "overlap104" and debug.exists()
+    assert run_exe(exe, as_nobody=True) == (b"Hello, world!\n", 0)
+    # the warning tells the truth: gdb does not get to the breakpoint
+    out = _gdb(exe, f"symbol-file {debug}", "break _start", "run", "bt")
+    assert "Breakpoint 1, " not in out, out
+    # strict, asked for explicitly: no warning
+    proc = run_tinyelf("pack", sample_obj("hello.c"), "-o", exe, "--layout", "strict",
+                       "--debug-sidecar", debug)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

@@ -76,12 +76,21 @@ class Archive:
     def member_data(self, member: Member) -> memoryview:
         return memoryview(self.data)[member.offset:member.offset + member.size]
 
+    def _ensure_index(self) -> dict:
+        if self.index is None:
+            self.index = self._scan_members()
+        return self.index
+
+    def defines(self, symbol: str) -> bool:
+        """Whether some member of this archive defines ``symbol`` (by the
+        archive's index, or by the members' symbol tables when it has none).
+        Pulls nothing in: a later :meth:`lookup` still hands the member out."""
+        return bool(self._ensure_index().get(symbol))
+
     def lookup(self, symbol: str) -> ObjectFile | None:
         """The not-yet-loaded member that defines ``symbol``, converted to an
         ObjectFile, or None.  Each member is returned at most once."""
-        if self.index is None:
-            self.index = self._scan_members()
-        for i in self.index.get(symbol, ()):
+        for i in self._ensure_index().get(symbol, ()):
             member = self.members[i]
             if member.loaded:
                 continue

@@ -49,17 +49,13 @@ def error(msg: str) -> None:
         print(f"tinyelf: error: {line}", file=sys.stderr)
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    extra = None
-    if argv and argv[0] in PASSTHROUGH and "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
+def guarded(action) -> int:
+    """Run ``action()`` and turn what it raises into what a user should see:
+    ``tinyelf: error:`` lines and status 1 for TinyElfError (a compiler's own
+    output first, as it printed it), 130 for ^C, one ``internal error`` line
+    and status 2 for a bug (TINYELF_DEBUG=1 shows the traceback)."""
     try:
-        args = build_parser().parse_args(argv)
-        if extra is not None:
-            args.extra = extra
-        return args._run(args)
+        return action()
     except _UsageExit as exc:
         error(str(exc))
         return 1
@@ -82,6 +78,21 @@ def main(argv=None) -> int:
               "(a bug in tinyelf; rerun with TINYELF_DEBUG=1 for details and please report it)",
               file=sys.stderr)
         return 2
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    extra = None
+    if argv and argv[0] in PASSTHROUGH and "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+
+    def action():
+        args = build_parser().parse_args(argv)
+        if extra is not None:
+            args.extra = extra
+        return args._run(args)
+    return guarded(action)
 
 
 def entry() -> None:  # console script

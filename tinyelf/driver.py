@@ -1,6 +1,6 @@
 """The link driver: the passes, in order.  Read this file to see tinyelf.
 
-    read -> stub -> resolve -> collect -> scan -> squeeze -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relocate -> write
 
 (``stub`` adds a ``_start`` that calls ``main`` when only ``main`` exists.)
 Each pass is a function ``Link -> Link`` in a module of its own, with a
@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import arch as archmod
 from .collect import collect
 from .layout import layout
+from .merge import merge
 from .model import Link, LinkOptions
 from .read import read
 from .relocate import relocate
@@ -20,7 +21,7 @@ from .squeeze import squeeze
 from .stub import add_start_stub
 from .writer import write
 
-PASSES = (add_start_stub, resolve, collect, scan, squeeze, layout, relocate, write)
+PASSES = (add_start_stub, resolve, collect, merge, scan, squeeze, layout, relocate, write)
 
 
 def run(inputs, options: LinkOptions) -> Link:

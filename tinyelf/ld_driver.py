@@ -376,9 +376,10 @@ def link(plan: LdPlan):
 
 
 def main(argv=None) -> int:
-    from .cli import error
+    from .cli import guarded
     argv = sys.argv[1:] if argv is None else argv
-    try:
+
+    def action():
         plan = parse(argv)
         if plan.version:
             from . import __version__
@@ -388,20 +389,7 @@ def main(argv=None) -> int:
             return 0
         link(plan)
         return 0
-    except TinyElfError as exc:
-        for m in exc.messages:
-            error(m)
-        return 1
-    except KeyboardInterrupt:
-        print("tinyelf: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug in tinyelf: one line, not a traceback
-        if os.environ.get("TINYELF_DEBUG"):
-            raise
-        print(f"tinyelf: internal error: {type(exc).__name__}: {exc} "
-              "(a bug in tinyelf; rerun with TINYELF_DEBUG=1 for details and please report it)",
-              file=sys.stderr)
-        return 2
+    return guarded(action)
 
 
 def entry() -> None:  # console script

@@ -27,6 +27,7 @@ from .errors import InputError
 from .model import ObjectFile, Section, Symbol, Group
 
 _lief = None
+_lief_config = None
 
 #: sections whose presence means the program needs start-up code tinyelf
 #: does not run (constructors, destructors)
@@ -38,8 +39,13 @@ _CTOR_NAMES = (".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors
                ".init", ".fini")
 
 
+_CTOR_SET = frozenset(_CTOR_NAMES)
+_CTOR_PREFIXES = tuple(base + "." for base in _CTOR_NAMES)
+
+
 def _is_ctor_section(secname: str) -> bool:
-    return any(secname == base or secname.startswith(base + ".") for base in _CTOR_NAMES)
+    # called for every loadable section: one set lookup and one C-level startswith
+    return secname in _CTOR_SET or secname.startswith(_CTOR_PREFIXES)
 
 
 def _import_lief():
@@ -52,6 +58,26 @@ def _import_lief():
             pass
         _lief = lief
     return _lief
+
+
+def _parser_config(lief):
+    """What lief needs to parse for tinyelf's cross-checks: sections and the
+    symbol table.  Relocations (decoded by tinyelf itself, lazily), dynamic
+    symbols, versions, notes and overlays are skipped: libcore alone has
+    24,000 relocations lief would otherwise turn into Python-visible objects."""
+    global _lief_config
+    if _lief_config is None:
+        try:
+            cfg = lief.ELF.ParserConfig()
+            cfg.parse_relocations = False
+            cfg.parse_dyn_symbols = False
+            cfg.parse_symbol_versions = False
+            cfg.parse_notes = False
+            cfg.parse_overlay = False
+        except AttributeError:  # pragma: no cover - lief without ParserConfig
+            cfg = False
+        _lief_config = cfg
+    return _lief_config
 
 
 def describe_elf_kind(data: bytes) -> str:
@@ -120,7 +146,9 @@ def read_object(name: str, data: bytes, from_archive: bool = False) -> ObjectFil
 
     lief = _import_lief()
     try:
-        binary = lief.ELF.parse(data if isinstance(data, bytes) else bytes(data))
+        raw = data if isinstance(data, bytes) else bytes(data)
+        cfg = _parser_config(lief)
+        binary = lief.ELF.parse(raw, cfg) if cfg else lief.ELF.parse(raw)
     except Exception as exc:  # lief raises rarely; keep its words
         raise InputError(f"{name}: lief could not parse the object: {exc}") from None
     if binary is None:

@@ -2,7 +2,7 @@
 
 The passes hand a single :class:`Link` from one to the next:
 
-    read -> resolve -> collect -> scan -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relocate -> write
 
 Each pass fills in the fields documented below and leaves the earlier ones
 alone, so any pass can be inspected (or tested) on its own.

@@ -209,6 +209,8 @@ def render(rep: dict, as_json: bool = False) -> str:
         if "perm" in s:
             out.append(f"  LOAD {i} {s['perm']} offset {s['offset']:#x} vaddr {s['vaddr']:#x} "
                        f"filesz {s['filesz']:#x} memsz {s['memsz']:#x}")
+    for n in rep.get("notes", ()):
+        out.append(f"  {n}")
     for w in rep["warnings"]:
         out.append(f"warning: {w}")
     return "\n".join(out)

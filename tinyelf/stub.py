@@ -19,27 +19,15 @@ def _defines(obj, name: str) -> bool:
     return any(s.name == name and not s.is_undefined and not s.is_local for s in obj.symbols)
 
 
-def _archive_defines(ar, name: str) -> bool:
-    """Whether an archive member defines ``name``, without pulling it in
-    (``lookup`` hands each member out once and for all, so it is not used)."""
-    defines = getattr(ar, "defines", None)
-    if defines is not None:
-        return bool(defines(name))
-    index = getattr(ar, "index", None)
-    if index is None and hasattr(ar, "_scan_members"):
-        index = ar.index = ar._scan_members()      # what lookup() builds first
-    return bool(index and index.get(name))
-
-
 def add_start_stub(link: Link) -> Link:
     if link.options.entry != "_start":
         return link
     if any(_defines(o, "_start") for o in link.objects):
         return link
-    if any(_archive_defines(ar, "_start") for ar in link.archives):
+    if any(ar.defines("_start") for ar in link.archives):
         return link
     if not (any(_defines(o, "main") for o in link.objects)
-            or any(_archive_defines(ar, "main") for ar in link.archives)):
+            or any(ar.defines("main") for ar in link.archives)):
         return link
     text = getattr(link.arch, "start_stub", None)
     if not text:

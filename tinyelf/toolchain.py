@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 
-from .errors import ToolchainError
+from .errors import TinyElfError, ToolchainError
 
 #: no_std Rust, common to both ways of building: smallest code, no
 #: unwinding, static addresses (tinyelf resolves everything at link time)
@@ -28,6 +28,14 @@ RUSTC_OBJ_FLAGS = RUSTC_FLAGS + ("--emit=obj",)
 #: with LTO would internalise the panic handler: that object cannot link)
 RUSTC_LTO_FLAGS = RUSTC_FLAGS + ("-C", "lto")
 
+#: position-independent variants (what ``tinyelf build`` compiles when that
+#: unlocks a smaller layout: overlap80 loads above 4 GiB, where absolute
+#: 32-bit relocations cannot hold addresses)
+RUSTC_PIC_FLAGS = tuple("relocation-model=pie" if f == "relocation-model=static" else f
+                        for f in RUSTC_FLAGS)
+RUSTC_PIC_OBJ_FLAGS = RUSTC_PIC_FLAGS + ("--emit=obj",)
+RUSTC_PIC_LTO_FLAGS = RUSTC_PIC_FLAGS + ("-C", "lto")
+
 #: GNU-syntax assembly (.s): the system assembler; .S goes through gcc for
 #: the C preprocessor
 AS_FLAGS = ("--64",)
@@ -37,6 +45,8 @@ AS_FLAGS = ("--64",)
 CC_OBJ_FLAGS = ("-c", "-Os", "-ffreestanding", "-fno-pie", "-fno-stack-protector",
                 "-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
                 "-ffunction-sections", "-fdata-sections", "-fno-plt")
+
+CC_PIC_OBJ_FLAGS = tuple("-fPIE" if f == "-fno-pie" else f for f in CC_OBJ_FLAGS)
 
 #: the GNU ld baseline every size is compared with
 LD_BASELINE_FLAGS = ("-static", "-nostdlib", "-n", "-N", "-s", "--gc-sections",
@@ -50,7 +60,7 @@ def _need(tool: str) -> str:
     return path
 
 
-def _run(cmd, what: str) -> None:
+def _run(cmd, what: str) -> str:
     """Run a compiler; on failure raise ToolchainError whose ``detail`` is
     what the compiler printed, unchanged (the CLI shows it before the
     one-line error)."""
@@ -61,18 +71,23 @@ def _run(cmd, what: str) -> None:
     if proc.returncode != 0:
         detail = proc.stdout + proc.stderr
         raise ToolchainError(f"{what} failed (exit status {proc.returncode})", detail=detail)
+    return proc.stderr
 
 
-def compile_rust(src, out, extra=()) -> str:
-    """``rustc`` a no_std source file to a relocatable object."""
-    _run([_need("rustc"), *RUSTC_OBJ_FLAGS, *extra, "-o", os.fspath(out), os.fspath(src)],
+def compile_rust(src, out, extra=(), pic: bool = False) -> str:
+    """``rustc`` a no_std source file to a relocatable object (``pic``:
+    ``-C relocation-model=pie`` instead of ``static``)."""
+    flags = RUSTC_PIC_OBJ_FLAGS if pic else RUSTC_OBJ_FLAGS
+    _run([_need("rustc"), *flags, *extra, "-o", os.fspath(out), os.fspath(src)],
          f"rustc {src}")
     return os.fspath(out)
 
 
-def compile_c(src, out, extra=(), cc: str = "gcc") -> str:
-    """Compile a freestanding C source file to a relocatable object."""
-    _run([_need(cc), *CC_OBJ_FLAGS, *extra, "-o", os.fspath(out), os.fspath(src)],
+def compile_c(src, out, extra=(), cc: str = "gcc", pic: bool = False) -> str:
+    """Compile a freestanding C source file to a relocatable object (``pic``:
+    ``-fPIE`` instead of ``-fno-pie``)."""
+    flags = CC_PIC_OBJ_FLAGS if pic else CC_OBJ_FLAGS
+    _run([_need(cc), *flags, *extra, "-o", os.fspath(out), os.fspath(src)],
          f"{cc} {src}")
     return os.fspath(out)
 
@@ -149,7 +164,7 @@ if "-o" in args:
 """
 
 
-def rustc_link_args(src, workdir, extra=()) -> list:
+def rustc_link_args(src, workdir, extra=(), pic: bool = False) -> list:
     """Build a no_std Rust program with LTO, rustc driving the link; return
     the command line rustc gave its linker, with the objects copied into
     ``workdir`` (hand it to :func:`tinyelf.ld_driver.parse`)."""
@@ -161,7 +176,8 @@ def rustc_link_args(src, workdir, extra=()) -> list:
     with open(capture, "w") as f:
         f.write(_CAPTURE_LINKER.format(python=sys.executable, pkgroot=pkgroot, work=workdir))
     os.chmod(capture, 0o755)
-    _run([_need("rustc"), *RUSTC_LTO_FLAGS, "-C", f"linker={capture}", *extra,
+    flags = RUSTC_PIC_LTO_FLAGS if pic else RUSTC_LTO_FLAGS
+    _run([_need("rustc"), *flags, "-C", f"linker={capture}", *extra,
           "-o", os.path.join(workdir, "rustc-output"), os.fspath(src)], f"rustc {src}")
     try:
         with open(os.path.join(workdir, "linker-args.json")) as f:
@@ -172,29 +188,29 @@ def rustc_link_args(src, workdir, extra=()) -> list:
 
 # ---- from a source file to link inputs -------------------------------------
 
-def _inputs_rust(src, workdir, extra, lto=True) -> list:
+def _inputs_rust(src, workdir, extra, lto=True, pic=False) -> list:
     if not lto:
-        obj = compile_rust(src, os.path.join(workdir, "prog.o"), extra)
+        obj = compile_rust(src, os.path.join(workdir, "prog.o"), extra, pic=pic)
         return [obj, *rust_core_rlibs()]
     from .ld_driver import parse
-    return parse(rustc_link_args(src, workdir, extra)).inputs
+    return parse(rustc_link_args(src, workdir, extra, pic=pic)).inputs
 
 
-def _inputs_c(src, workdir, extra, lto=True) -> list:
-    return [compile_c(src, os.path.join(workdir, "prog.o"), extra)]
+def _inputs_c(src, workdir, extra, lto=True, pic=False) -> list:
+    return [compile_c(src, os.path.join(workdir, "prog.o"), extra, pic=pic)]
 
 
-def _inputs_gas(src, workdir, extra, lto=True) -> list:
+def _inputs_gas(src, workdir, extra, lto=True, pic=False) -> list:
     return [assemble_gas(src, os.path.join(workdir, "prog.o"), extra)]
 
 
-def _inputs_direct(src, workdir, extra, lto=True) -> list:
+def _inputs_direct(src, workdir, extra, lto=True, pic=False) -> list:
     """Sources tinyelf reads itself (Intel-syntax ``.asm``, assembled with
     keystone by the read pass): linked as they are."""
     return [os.fspath(src)]
 
 
-#: source extension -> builder(src, workdir, extra, lto) -> link inputs
+#: source extension -> builder(src, workdir, extra, lto, pic) -> link inputs
 #: (paths, or ObjectFiles tinyelf made itself); add a language with one line
 BUILDERS = {
     ".rs": _inputs_rust,
@@ -204,10 +220,16 @@ BUILDERS = {
     ".asm": _inputs_direct,
 }
 
+#: source extension -> compiler flags (any one of them in the user's extra
+#: flags) that choose the relocation model; only these languages have a
+#: static and a position-independent way to compile
+RELOCATION_MODEL_FLAGS = {
+    ".rs": ("relocation-model",),
+    ".c": ("-fpie", "-fPIE", "-fpic", "-fPIC", "-fno-pie", "-fno-pic", "-fno-PIE", "-fno-PIC"),
+}
 
-def build_inputs(src, workdir, extra=(), lto: bool = True) -> list:
-    """Compile ``src`` (chosen by its extension, see ``BUILDERS``) in
-    ``workdir``; return what to link."""
+
+def _builder(src):
     s = os.fspath(src)
     if not os.path.isfile(s):
         raise ToolchainError(f"{s}: no such file")
@@ -216,11 +238,89 @@ def build_inputs(src, workdir, extra=(), lto: bool = True) -> list:
     if builder is None:
         raise ToolchainError(f"{s}: don't know how to build '{ext or s}' files "
                              f"(known: {', '.join(sorted(BUILDERS))})")
-    return builder(src, workdir, tuple(extra), lto)
+    return ext, builder
 
 
-def ld_baseline(objects, out, extra=()) -> int:
-    """Link with GNU ld the usual minimal way; return the output's size."""
-    _run([_need("ld"), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
-          *map(os.fspath, objects)], "GNU ld")
+def build_inputs(src, workdir, extra=(), lto: bool = True, pic: bool = False) -> list:
+    """Compile ``src`` (chosen by its extension, see ``BUILDERS``) in
+    ``workdir``; return what to link.  ``pic``: position-independent code
+    (Rust and C; assembly is linked as written)."""
+    _ext, builder = _builder(src)
+    return builder(src, workdir, tuple(extra), lto, pic)
+
+
+def has_pic_choice(src, extra=()) -> bool:
+    """Whether ``src`` can be compiled both static and position-independent
+    by tinyelf: a Rust or C source whose extra flags do not already choose
+    the relocation model."""
+    ext = os.path.splitext(os.fspath(src))[1]
+    chooser = RELOCATION_MODEL_FLAGS.get(ext)
+    if chooser is None:
+        return False
+    return not any(any(c in f for c in chooser) for f in extra)
+
+
+def build_and_link(src, workdir, options, extra=(), lto: bool = True):
+    """Compile ``src`` and link it with ``options``; return ``(link, inputs,
+    how)``, ``how`` a list of one-line notes on the relocation model chosen.
+
+    With ``options.layout`` "auto" and a source that has the choice
+    (:func:`has_pic_choice`), compile it both static and position-independent
+    (at the same time, in two directories), link both and keep the smaller
+    output (the static one on a tie): PIC code can be larger, but only it can
+    use overlap80 (:func:`tinyelf.layouts.wants_pic`).  With an explicit
+    layout, compile what that layout needs: PIC when it refuses absolute
+    32-bit relocations, else static."""
+    from . import layouts
+    from .driver import run as run_link
+    layout = getattr(options, "layout", "auto") or "auto"
+    if not has_pic_choice(src, extra):
+        inputs = build_inputs(src, workdir, extra, lto)
+        return run_link(inputs, options), inputs, []
+    if layout != "auto":
+        pic = not layouts.get(layout).abs32_ok
+        inputs = build_inputs(src, workdir, extra, lto, pic=pic)
+        model = "position-independent" if pic else "static"
+        return run_link(inputs, options), inputs, [f"compiled {model} (layout {layout})"]
+    if not layouts.wants_pic():
+        inputs = build_inputs(src, workdir, extra, lto)
+        return run_link(inputs, options), inputs, []
+    from concurrent.futures import ThreadPoolExecutor
+    dirs = {}
+    for pic in (False, True):
+        dirs[pic] = os.path.join(os.fspath(workdir), "pic" if pic else "static")
+        os.makedirs(dirs[pic], exist_ok=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:   # the compilers run as subprocesses
+        futures = {pic: pool.submit(build_inputs, src, dirs[pic], extra, lto, pic)
+                   for pic in (False, True)}
+        built = {pic: f.result() for pic, f in futures.items()}
+    links, errors = {}, {}
+    for pic in (False, True):
+        try:
+            links[pic] = run_link(built[pic], options)
+        except TinyElfError as exc:     # the other model may still link
+            errors[pic] = exc
+    if not links:
+        raise errors[False]
+    if len(links) == 1:
+        pic = next(iter(links))
+        return links[pic], built[pic], [f"compiled {'position-independent' if pic else 'static'}"
+                                        f" (the other model failed to link: "
+                                        f"{errors[not pic].messages[0]})"]
+    sizes = {pic: len(lk.output) for pic, lk in links.items()}
+    pic = sizes[True] < sizes[False]
+    other = "static" if pic else "position-independent"
+    return links[pic], built[pic], [
+        f"compiled {'position-independent' if pic else 'static'} "
+        f"(layout {links[pic].layout.name}, {sizes[pic]} bytes; {other}: "
+        f"{links[not pic].layout.name}, {sizes[not pic]} bytes)"]
+
+
+def ld_baseline(objects, out, extra=(), warnings=None) -> int:
+    """Link with GNU ld the usual minimal way; return the output's size
+    (``warnings``: a list that gets the lines ld printed on success)."""
+    err = _run([_need("ld"), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
+                *map(os.fspath, objects)], "GNU ld")
+    if warnings is not None:
+        warnings.extend(line for line in err.splitlines() if line.strip())
     return os.path.getsize(out)

@@ -16,7 +16,9 @@ def register(sub):
         "build", help="compile a .rs, .c, .s, .S or .asm file and link it into a tiny executable",
         description="Compile SOURCE with the flags that give the smallest code (see README, "
         "'Compile flags') and link it with tinyelf.  Rust: no_std, panic=abort, opt-level=z, "
-        "LTO with rustc driving the link (core included); C: -Os, freestanding; assembly: "
+        "LTO with rustc driving the link (core included); C: -Os, freestanding; with the "
+        "default --layout auto both are compiled static and position-independent and the "
+        "smaller output is kept; assembly: "
         "as (.s) or gcc (.S); Intel-syntax .asm is assembled by tinyelf itself (keystone).  "
         "Compiler flags go after '--', e.g. "
         "'tinyelf build prog.rs -o prog -- -C target-cpu=native'.")
@@ -31,14 +33,14 @@ def register(sub):
 
 def run(args) -> int:
     from .. import toolchain
-    from ..driver import run as run_link
     from ..output import check_not_input, write_atomic
-    from .pack import options_from, print_report, write_extras
+    from .pack import layout_notes, options_from, print_report, warn_sidecar, write_extras
     check_not_input(args.output, [args.source])
     with tempfile.TemporaryDirectory(prefix="tinyelf-build-") as tmp:
-        inputs = toolchain.build_inputs(args.source, tmp, args.extra, lto=args.lto)
-        lk = run_link(inputs, options_from(args))
+        lk, inputs, how = toolchain.build_and_link(args.source, tmp, options_from(args),
+                                                   args.extra, lto=args.lto)
         write_extras(args, lk)
         write_atomic(args.output, lk.output)
-        print_report(args, lk, inputs)
+        warn_sidecar(args)
+        print_report(args, lk, inputs, notes=layout_notes(args) + how)
     return 0

@@ -84,10 +84,44 @@ def register(sub):
     return p
 
 
+#: the layout --debug-sidecar picks under --layout auto: gdb (BFD) and
+#: readelf refuse executables whose headers overlap
+SIDECAR_LAYOUT = "strict"
+
+
 def options_from(args):
+    """LinkOptions from the parsed command line.  ``--debug-sidecar`` with
+    ``--layout auto`` (the default) links with the smallest layout that gdb
+    can load (``SIDECAR_LAYOUT``); see :func:`layout_notes`."""
     from ..model import LinkOptions
     squeeze = {f: getattr(args, f) for f in SQUEEZE_FIELDS if hasattr(args, f)}
+    if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
+        squeeze["layout"] = SIDECAR_LAYOUT
     return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections, **squeeze)
+
+
+def layout_notes(args) -> list:
+    """Report lines on a layout chosen for the command line's sake."""
+    if getattr(args, "debug_sidecar", None) and getattr(args, "layout", "auto") == "auto":
+        return [f"layout {SIDECAR_LAYOUT}: chosen for --debug-sidecar (gdb cannot load an "
+                "executable whose headers overlap; give --layout to override)"]
+    return []
+
+
+def sidecar_warning(args):
+    """The one-line warning for ``--debug-sidecar`` with an explicit layout
+    that gdb cannot load, or None."""
+    if not getattr(args, "debug_sidecar", None):
+        return None
+    name = getattr(args, "layout", "auto")
+    if name == "auto":
+        return None
+    from ..layouts import get
+    if get(name).spec_valid:
+        return None
+    return (f"warning: layout {name} overlaps the ELF and program headers: gdb will not load "
+            f"{args.output} (the sidecar still works with readelf/objdump; use --layout "
+            f"{SIDECAR_LAYOUT} to debug)")
 
 
 def run(args) -> int:
@@ -97,8 +131,16 @@ def run(args) -> int:
     lk = run_link(args.inputs, options_from(args))
     write_extras(args, lk)
     write_atomic(args.output, lk.output)
-    print_report(args, lk, args.inputs)
+    warn_sidecar(args)
+    print_report(args, lk, args.inputs, notes=layout_notes(args))
     return 0
+
+
+def warn_sidecar(args) -> None:
+    import sys
+    w = sidecar_warning(args)
+    if w:
+        print(f"tinyelf: {w}", file=sys.stderr)
 
 
 def write_extras(args, lk) -> None:
@@ -122,8 +164,12 @@ def write_extras(args, lk) -> None:
         write_atomic(args.emit_ld_script, render(lk).encode(), mode=0o644)
 
 
-def print_report(args, lk, inputs) -> None:
-    """--report / --json: where every byte of the output went (stdout)."""
+def print_report(args, lk, inputs, notes=()) -> None:
+    """--report / --json: where every byte of the output went (stdout);
+    ``notes``: lines about how the inputs were made (``tinyelf build``)."""
     if getattr(args, "report", False) or getattr(args, "json", False):
         from ..report import link_report, render
-        print(render(link_report(lk, inputs=inputs), as_json=args.json))
+        rep = link_report(lk, inputs=inputs)
+        if notes:
+            rep["notes"] = list(notes)
+        print(render(rep, as_json=args.json))

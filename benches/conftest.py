@@ -1,0 +1,99 @@
+"""Fixtures for the link benchmarks: inputs built once per session, and a
+summary printed at the end with each link's median time, peak memory and its
+ratio to GNU ld's time in the same run.
+
+Run with ``python -m pytest benches`` (not part of the default ``pytest``
+run).  ``--link-table=FILE`` also writes the summary as a markdown table.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import benchlib
+
+from benchlib import INPUT_ORDER, LINKER_ORDER, RESULTS
+
+
+def pytest_addoption(parser):
+    parser.addoption("--link-table", default=None, metavar="FILE",
+                     help="write the link-time summary as a markdown table to FILE")
+
+
+@pytest.fixture(scope="session")
+def bench_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture(scope="session")
+def inputs(bench_dir):
+    """Build every bench input once: name -> {linker: [paths]}, plus an
+    expected (stdout, status) used to check every linker's output."""
+    from tinyelf import toolchain
+    built: dict[str, dict] = {}
+    have_rustc = benchlib.rustc_sysroot() is not None
+    if have_rustc:
+        hello = toolchain.compile_rust(benchlib.SAMPLES / "hello.rs", bench_dir / "hello.o")
+        built["hello"] = {"tinyelf": [hello], "peers": [hello], "core": False,
+                          "expect": (b"Hello, world!\n", 0), "args": ()}
+        obj = Path(toolchain.compile_rust(benchlib.SAMPLES / "prodfactors.rs",
+                                          bench_dir / "prodfactors.o"))
+        args = ("600851475143", "12")
+        expect = (b"600851475143: 71 839 1471 6857\n12: 2 2 3\n", 0)
+        ins = benchlib.rust_link_inputs(obj, bench_dir)
+        built["core"] = {**ins, "core": True, "expect": expect, "args": args}
+    gen = bench_dir / "gen"
+    gen.mkdir(exist_ok=True)
+    # compile the 8 units two at a time (2 cores), once
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda k: benchlib.build_unit(gen, k), range(8)))
+    for scale in (1, 2, 4, 8):
+        objs = [str(p) for p in benchlib.build_generated(gen, scale)]
+        built[f"gen{scale}x"] = {"tinyelf": objs, "peers": objs, "core": False,
+                                 "expect": (b"", benchlib.expected_status(scale)), "args": ()}
+    return built
+
+
+def summary_lines() -> list[str]:
+    if not RESULTS:
+        return []
+    names = {"hello": "(a) Rust hello", "core": "(b) Rust + libcore",
+             "gen1x": "(c) generated 1x", "gen2x": "(c) generated 2x",
+             "gen4x": "(c) generated 4x", "gen8x": "(c) generated 8x"}
+    lines = ["| input | " + " | ".join(f"{l} wall / CPU s (peak MiB)" for l in LINKER_ORDER)
+             + " | tinyelf/ld wall | tinyelf/ld CPU |",
+             "| --- |" + " ---: |" * (len(LINKER_ORDER) + 2)]
+    for inp in INPUT_ORDER:
+        row = [names[inp]]
+        for lk in LINKER_ORDER:
+            r = RESULTS.get((inp, lk))
+            row.append(f"{r['median']:.3f} / {r['cpu']:.3f} ({r['maxrss'] / 1024:.0f})"
+                       if r else "-")
+        t, l = RESULTS.get((inp, "tinyelf")), RESULTS.get((inp, "ld"))
+        row.append(f"{t['median'] / l['median']:.0f}x" if t and l else "-")
+        row.append(f"{t['cpu'] / max(l['cpu'], 1e-3):.0f}x" if t and l else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    one, eight = RESULTS.get(("gen1x", "tinyelf")), RESULTS.get(("gen8x", "tinyelf"))
+    if one and eight:
+        lines.append("")
+        lines.append(f"tinyelf growth: the 8x input takes {eight['median'] / one['median']:.1f}x "
+                     f"the wall time ({eight['cpu'] / one['cpu']:.1f}x the CPU time) of the 1x input")
+        l1, l8 = RESULTS.get(("gen1x", "ld")), RESULTS.get(("gen8x", "ld"))
+        if l1 and l8:
+            lines.append(f"GNU ld growth: {l8['median'] / l1['median']:.1f}x wall, "
+                         f"{l8['cpu'] / max(l1['cpu'], 1e-3):.1f}x CPU")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = summary_lines()
+    if not lines:
+        return
+    terminalreporter.section("link times (median wall, peak RSS) and tinyelf/ld")
+    for line in lines:
+        terminalreporter.write_line(line)
+    out = config.getoption("--link-table")
+    if out:
+        Path(out).write_text("\n".join(lines) + "\n")
