@@ -234,9 +234,10 @@ class Overlap80(LayoutSpec):
     def first_filesz(self, phnum, need, page):
         # p_filesz = e_phnum | e_shentsize<<16 | ...; p_memsz = p_filesz so that
         # the kernel zeroes nothing; the mapping covers whole pages
-        k = 0
-        while (-(-(self.phoff + phnum + (k << 16)) // page)) * page < self.phoff + need:
-            k += 1
+        # smallest k with roundup(phoff + phnum + k * 65536) >= phoff + need; the
+        # page size divides 65536, so roundup(x + k * 65536) = roundup(x) + k * 65536
+        mapped = -(-(self.phoff + phnum) // page) * page
+        k = max(0, -(-(self.phoff + need - mapped) // 0x10000))
         v = phnum + (k << 16)
         return v, v
 

@@ -326,6 +326,9 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
             continue  # relocations for a dropped section (.eh_frame, comments)
         if h[6] != symtab_idx:
             raise InputError(f"{name}: relocation section {i} uses section {h[6]} as its symbol table: corrupt object")
+        if target.is_nobits and h[5]:
+            raise InputError(f"{name}: relocation section {i} applies to {target.name}, which has no "
+                             "contents in the file (SHT_NOBITS): corrupt object")
         target._load_relocs = _reloc_loader(name, obj, target, mv[h[4]:h[4] + h[5]])
 
     # --- section groups (COMDAT)
