@@ -23,7 +23,6 @@ job; the CLI stays thin and its subcommand list is left to the linker.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile

@@ -1,8 +1,6 @@
 """Bad input: exit status 1, one `tinyelf: error:` line, no traceback, no output."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import pytest
 

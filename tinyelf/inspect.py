@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import os
 
-from .elfdefs import (EHDR32, EHDR64, EHDR_FIELDS, ELFCLASS32, ELFCLASS64, ELFMAG, EM_NAMES,
+from .elfdefs import (EHDR32, EHDR64, EHDR_FIELDS, ELFCLASS32, ELFMAG, EM_NAMES,
                       ET_NAMES, PF_R, PF_W, PF_X, PHDR32, PHDR32_FIELDS, PHDR64, PHDR64_FIELDS,
                       PT_LOAD, PT_NAMES, SHDR32, SHDR64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
                       SHT_NOBITS, SHT_SYMTAB, STT_FILE, STT_SECTION, SYM32, SYM64, fields)

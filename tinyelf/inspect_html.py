@@ -105,7 +105,7 @@ def render_html(rep: dict) -> str:
         out.append("</ul>")
 
     # hex dump
-    out.append(f"<h2>Hex dump</h2><pre id='hexdump'>")
+    out.append("<h2>Hex dump</h2><pre id='hexdump'>")
     for line in range(0, size, 16):
         cells = []
         for o in range(line, min(line + 16, size)):

@@ -31,8 +31,7 @@ from . import layouts as layoutsmod
 from .arch import F_ABS, F_PC
 from .elfdefs import PF_W, SHF_EXECINSTR, SHF_WRITE
 from .errors import LayoutError, RelocationError
-from .model import (CLASS_BSS, CLASS_DATA, CLASS_TEXT, Hole, Layout, Link, Segment,
-                    symbol_address)
+from .model import Hole, Layout, Link, Segment, symbol_address
 
 
 #: largest code section the layout considers splitting across holes
@@ -223,7 +222,6 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
 
     entry_jump = None
     first_hole = None
-    inline_entry = None
     if spec.entry_offset is not None:
         # the CPU starts at file byte entry_offset, after entry_prefix; the
         # first hole starts right after the prefix
@@ -244,7 +242,6 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
                     return None
                 if not holesmod.prefix_safe(bytes(it.sec.data), spec.entry_prefix, ctx.arch):
                     return None
-                inline_entry = it
                 hole_cands = [i for i in hole_cands if i is not it]
                 place[it.sec] = ("hole", 0, free[0][0])
                 holes[0].used.append((free[0][0], it.size, it.sec.where()))
@@ -278,7 +275,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         if first_hole is not None and not chunk_pieces:
             return None
     if use_holes:
-        left = _best_fit(free, hole_cands, used)
+        _best_fit(free, hole_cands, used)
     if mode != "split-first" and info is not None:
         do_chunks()
         if first_hole is not None and not chunk_pieces:

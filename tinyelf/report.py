@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import tempfile
 
 from .elfdefs import EHDR64, PF_R, PF_W, PF_X, PHDR64, PT_LOAD
@@ -136,7 +135,7 @@ def file_report(data: bytes) -> dict:
         raise InputError("not an ELF file (no \\x7fELF magic)")
     buf = bytes(data[:256]).ljust(256, b"\0")        # what the kernel reads
     f = EHDR64.unpack_from(buf)
-    e_type, e_machine, e_entry, e_phoff, e_phentsize, e_phnum = f[1], f[2], f[4], f[5], f[9], f[10]
+    e_entry, e_phoff, e_phentsize, e_phnum = f[4], f[5], f[9], f[10]
     if e_phentsize != PHDR64.size or not 1 <= e_phnum <= 64 or \
             e_phoff + PHDR64.size * e_phnum > len(data):
         raise InputError(f"program header table (e_phoff {e_phoff:#x}, e_phnum {e_phnum}, "

@@ -7,8 +7,6 @@ tinyelf makes static executables without a PLT, so L (the PLT entry) is S.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from . import (Arch, C_BITFIELD, C_NONE, C_SIGNED, C_UNSIGNED, F_ABS, F_GOT, F_GOTOFF,
                F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE, RelocType)
 

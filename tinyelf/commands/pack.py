@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import UsageError
-
 
 def parse_address(text: str) -> int:
     try:
