@@ -199,3 +199,19 @@ def test_bad_command_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.startswith("tinyelf: error: ")
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_control_characters_in_names_stay_on_one_line(tmp_path):
+    """Names from a hostile object may hold line breaks: the message escapes them
+    (found by the fuzzer: a bare 'tinyelf: error: ' line, the rest on the next)."""
+    obj = assemble("""
+    .globl _start
+    .section .text._start,"ax",@progbits
+_start:
+    call missing_QQQ
+""", tmp_path / "ctl.o")
+    data = obj.read_bytes().replace(b"missing_QQQ", b"missing_\x0b\n\x1c")
+    bad = tmp_path / "ctl2.o"
+    bad.write_bytes(data)
+    lines = expect_error(tmp_path, bad, contains="undefined symbol: missing_\\x0b \\x1c")
+    assert len(lines) == 1

@@ -7,13 +7,24 @@ and, where it can, what to do about it.
 """
 
 
+def _one_line(message: str) -> str:
+    """A message as one printable line: names taken from a (possibly hostile)
+    input file may hold line breaks or control characters; they are escaped."""
+    message = str(message).replace("\n", " ")
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in message)
+
+
 class TinyElfError(Exception):
     """Base class.  ``messages`` holds one line per problem found."""
 
     def __init__(self, *messages: str):
         if not messages:
             messages = ("unknown error",)
-        self.messages = [m.replace("\n", " ") for m in messages]
+        self.messages = [_one_line(m) for m in messages]
         super().__init__(self.messages[0] if len(self.messages) == 1
                          else "\n".join(self.messages))
 
