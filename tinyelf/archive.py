@@ -54,8 +54,11 @@ class Member:
 class Archive:
     """A validated archive whose members are converted lazily."""
 
-    def __init__(self, name: str, data: bytes, members: list, index: dict | None):
+    def __init__(self, name: str, data: bytes, members: list, index: dict | None,
+                 cross_check: bool = True):
         self.name = name
+        #: members are cross-checked with lief when loaded (LinkOptions.lief)
+        self.cross_check = cross_check
         self.data = data
         self.members = members
         #: symbol name -> member indices, from the archive's own index (or
@@ -106,7 +109,8 @@ class Archive:
         if bytes(data[:4]) != ELFMAG:
             return None     # an index pointing at a non-object: nothing to link
         from . import lief_reader
-        return lief_reader.read_object(self.member_name(member), bytes(data), from_archive=True)
+        return lief_reader.read_object(self.member_name(member), bytes(data), from_archive=True,
+                                       cross_check=self.cross_check)
 
     def _scan_members(self) -> dict:
         """name -> [member index] for every global or weak symbol that an ELF
@@ -161,7 +165,7 @@ def _num(field: bytes, what: str, where: str, base: int = 10) -> int:
                          "malformed archive") from None
 
 
-def read_archive(name: str, data: bytes) -> Archive:
+def read_archive(name: str, data: bytes, cross_check: bool = True) -> Archive:
     """Validate an archive's member headers and index; load no member."""
     if data.startswith(THIN_AR_MAGIC):
         raise InputError(f"{name}: is a thin archive (its members are stored in other files); "
@@ -229,7 +233,7 @@ def read_archive(name: str, data: bytes) -> Archive:
     index = _parse_index(name, raw_index, members) if raw_index is not None else None
     if not index:
         index = None   # no index, or an empty one: scan the members when asked
-    return Archive(name, data, members, index)
+    return Archive(name, data, members, index, cross_check)
 
 
 def _parse_index(name: str, raw_index, members: list) -> dict:

@@ -182,6 +182,8 @@ def parse(argv) -> LdPlan:
     args = expand_response_files(list(argv))
     plan = LdPlan()
     opts = plan.options
+    if os.environ.get("TINYELF_NO_LIEF"):
+        opts.lief = False
     libs = []          # (position in inputs, -l spec), resolved after every -L is known
     problems = []
 
@@ -228,6 +230,9 @@ def parse(argv) -> LdPlan:
             return
         if a == "--no-gc-sections":
             opts.gc_sections = False
+            return
+        if a == "--no-lief":       # tinyelf's own: -C link-arg=--no-lief
+            opts.lief = False
             return
         if a == "-o" or a == "--output":
             plan.output = value(a)

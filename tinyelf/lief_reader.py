@@ -104,12 +104,17 @@ def _cstr(table: bytes, off: int, what: str, name: str) -> str:
     return table[off:end].decode("utf-8", "replace")
 
 
-def read_object(name: str, data: bytes, from_archive: bool = False) -> ObjectFile:
+def read_object(name: str, data: bytes, from_archive: bool = False,
+                cross_check: bool = True) -> ObjectFile:
     """Validate and convert one relocatable ELF object.
 
     Input: the file's display name and its bytes.  Output: an ObjectFile whose
     sections, symbols and groups are tinyelf dataclasses.  Invariant: every
     index and offset in the result has been checked against the file.
+    With ``cross_check`` (the default) lief parses the object too and every
+    section and symbol name and size must read the same in both; without it
+    lief is not imported at all (``--no-lief``: faster start-up, the same
+    validation and the same model).
     """
     if len(data) == 0:
         raise InputError(f"{name}: empty file, not an ELF object")
@@ -144,6 +149,8 @@ def read_object(name: str, data: bytes, from_archive: bool = False) -> ObjectFil
                          f"tinyelf supports: {', '.join(archmod.names())}")
     shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx)
 
+    if not cross_check:
+        return _convert(name, data, shdrs, None, from_archive)
     lief = _import_lief()
     try:
         raw = data if isinstance(data, bytes) else bytes(data)
@@ -227,8 +234,8 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
     shdrs, shstrndx = shdrs_and_strndx
     mv = memoryview(data)
     nsec = len(shdrs)
-    lsecs = list(binary.sections)
-    if len(lsecs) != nsec:
+    lsecs = list(binary.sections) if binary is not None else None
+    if lsecs is not None and len(lsecs) != nsec:
         raise InputError(f"{name}: lief sees {len(lsecs)} sections where the header table has "
                          f"{nsec}: corrupt object")
     strtab = bytes(mv[shdrs[shstrndx][4]:shdrs[shstrndx][4] + shdrs[shstrndx][5]])
@@ -240,7 +247,7 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
             continue
         sh_name, sh_type, sh_flags, _addr, off, sz, link, info, align, entsize = h
         secname = _cstr(strtab, sh_name, f"section {i}", name)
-        if lsecs[i].name != secname or int(lsecs[i].size) != sz:
+        if lsecs is not None and (lsecs[i].name != secname or int(lsecs[i].size) != sz):
             raise InputError(f"{name}: section {i} reads differently in lief "
                              f"({lsecs[i].name!r}, {lsecs[i].size}) and in the header table "
                              f"({secname!r}, {sz}): corrupt object")
@@ -277,8 +284,8 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
     if symtab_idx is not None:
         sym_h = shdrs[symtab_idx]
         nsyms = sym_h[5] // SYM64.size
-        lsyms = list(binary.symtab_symbols)
-        if len(lsyms) != nsyms:
+        lsyms = list(binary.symtab_symbols) if binary is not None else None
+        if lsyms is not None and len(lsyms) != nsyms:
             raise InputError(f"{name}: lief sees {len(lsyms)} symbols where the symbol table has "
                              f"{nsyms}: corrupt object")
         str_h = shdrs[sym_h[6]]
@@ -288,8 +295,8 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
         for idx, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(SYM64.iter_unpack(raw)):
             bind, stype = st_info >> 4, st_info & 0xF
             if idx and st_name:
-                symname = lsyms[idx].name
-                if symname != _cstr(symstr, st_name, f"symbol {idx}", name):
+                symname = _cstr(symstr, st_name, f"symbol {idx}", name)
+                if lsyms is not None and lsyms[idx].name != symname:
                     raise InputError(f"{name}: symbol {idx} reads differently in lief and in the "
                                      "symbol table: corrupt object")
             else:

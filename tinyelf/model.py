@@ -184,6 +184,9 @@ class LinkOptions:
     base: Optional[int] = None        # None: the architecture's default
     gc_sections: bool = True
     arch: str = "x86_64"
+    #: parse every object with lief too and cross-check it against tinyelf's
+    #: own struct-validated reading (off: no lief import, ~0.4-1 s faster)
+    lief: bool = True
     # --- squeeze (issue 4): layouts, header holes, size passes, W^X ---------
     #: layout name (see tinyelf.layouts.NAMES) or "auto": the smallest that fits
     layout: str = "auto"

@@ -57,12 +57,13 @@ def read(link: Link, inputs) -> Link:
             name, data = load_input(item)
             if data.startswith(AR_MAGIC) or data.startswith(THIN_AR_MAGIC):
                 from . import archive
-                link.archives.append(archive.read_archive(name, data))
+                link.archives.append(archive.read_archive(name, data, link.options.lief))
             elif is_assembly(name, data):
                 from . import asm
                 link.objects.append(asm.read_asm_file(name, data, link.arch))
             else:
-                link.objects.append(lief_reader.read_object(name, data))
+                link.objects.append(lief_reader.read_object(name, data,
+                                                            cross_check=link.options.lief))
         except InputError as exc:
             problems.extend(exc.messages)
     if problems:

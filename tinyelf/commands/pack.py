@@ -23,6 +23,9 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
                    help="load address (default: 0x400000)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
                    help="keep every loadable section, reachable or not")
+    p.add_argument("--no-lief", dest="lief", action="store_false",
+                   help="read objects with tinyelf's own validating reader only, without "
+                   "lief's cross-check (same output; skips lief's 0.4-1 s import)")
     # --- seeing inside (issue 5): link map and debug sidecar -------------
     p.add_argument("--map", metavar="FILE", default=None,
                    help="write the link map: kept sections, symbol addresses, dropped sections")
@@ -95,7 +98,8 @@ def options_from(args):
     squeeze = {f: getattr(args, f) for f in SQUEEZE_FIELDS if hasattr(args, f)}
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
-    return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections, **squeeze)
+    return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections,
+                       lief=getattr(args, "lief", True), **squeeze)
 
 
 def layout_notes(args) -> list:
