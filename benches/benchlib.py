@@ -26,6 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from tinyelf import toolchain  # noqa: E402  (flags live in one place)
 
+# An installed tinyelf runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE
+# every tinyelf child would recompile its modules (about 40 ms) on every link.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 #: the flags every peer gets: tinyelf's GNU ld baseline
 LD_FLAGS = list(toolchain.LD_BASELINE_FLAGS)
 #: gold stops with "internal error in set_offset" on -N (binutils 2.40), so it gets -n only
@@ -73,6 +77,7 @@ def linkers() -> dict[str, list[str] | None]:
     lld = rust_lld()
     return {
         "tinyelf": [sys.executable, "-m", "tinyelf", "pack"],
+        "tinyelf --no-lief": [sys.executable, "-m", "tinyelf", "pack", "--no-lief"],
         "ld": ["ld", *LD_FLAGS] if shutil.which("ld") else None,
         "gold": ["ld.gold", *GOLD_FLAGS] if shutil.which("ld.gold") else None,
         "rust-lld": [lld, "-flavor", "gnu", *LD_FLAGS] if lld else None,
@@ -98,7 +103,7 @@ def tinyelf_has_layout_option() -> bool:
 # --------------------------------------------------------------------------- timing
 
 INPUT_ORDER = ("hello", "core", "gen1x", "gen2x", "gen4x", "gen8x")
-LINKER_ORDER = ("tinyelf", "ld", "gold", "rust-lld")
+LINKER_ORDER = ("tinyelf", "tinyelf --no-lief", "ld", "gold", "rust-lld")
 #: (input, linker) -> {"median": wall s, "cpu": CPU s, "maxrss": KiB, "rounds": n}
 RESULTS: dict[tuple[str, str], dict] = {}
 

@@ -63,8 +63,8 @@ def summary_lines() -> list[str]:
              "gen1x": "(c) generated 1x", "gen2x": "(c) generated 2x",
              "gen4x": "(c) generated 4x", "gen8x": "(c) generated 8x"}
     lines = ["| input | " + " | ".join(f"{l} wall / CPU s (peak MiB)" for l in LINKER_ORDER)
-             + " | tinyelf/ld wall | tinyelf/ld CPU |",
-             "| --- |" + " ---: |" * (len(LINKER_ORDER) + 2)]
+             + " | tinyelf/ld wall | tinyelf/ld CPU | tinyelf --no-lief/ld wall |",
+             "| --- |" + " ---: |" * (len(LINKER_ORDER) + 3)]
     for inp in INPUT_ORDER:
         row = [names[inp]]
         for lk in LINKER_ORDER:
@@ -74,6 +74,8 @@ def summary_lines() -> list[str]:
         t, l = RESULTS.get((inp, "tinyelf")), RESULTS.get((inp, "ld"))
         row.append(f"{t['median'] / l['median']:.0f}x" if t and l else "-")
         row.append(f"{t['cpu'] / max(l['cpu'], 1e-3):.0f}x" if t and l else "-")
+        n = RESULTS.get((inp, "tinyelf --no-lief"))
+        row.append(f"{n['median'] / l['median']:.0f}x" if n and l else "-")
         lines.append("| " + " | ".join(row) + " |")
     one, eight = RESULTS.get(("gen1x", "tinyelf")), RESULTS.get(("gen8x", "tinyelf"))
     if one and eight:

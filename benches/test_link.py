@@ -29,7 +29,7 @@ def test_link(benchmark, inputs, bench_dir, input_name, linker):
         pytest.skip(f"{linker} is not installed")
     spec = inputs[input_name]
     out = bench_dir / f"{input_name}-{linker}"
-    files = spec["tinyelf"] if linker == "tinyelf" else spec["peers"]
+    files = spec["tinyelf"] if linker.startswith("tinyelf") else spec["peers"]
     extra = benchlib.EH_PERSONALITY if spec["core"] and linker in ("gold", "rust-lld") else []
     full = [*cmd, *extra, "-o", str(out), *files]
 

@@ -41,16 +41,19 @@ class CodeInfo:
     ends: dict
     #: (source_offset, target_offset) of relative references inside the section
     intra: list = field(default_factory=list)
+    #: (a, b) -> piece_ok(a, b): the layout search asks the same pieces often
+    _ok: dict = field(default_factory=dict, repr=False)
 
     def terminator_before(self, off: int) -> bool:
         return self.ends.get(off) in TERMINATORS
 
     def piece_ok(self, a: int, b: int) -> bool:
         """True when no relative reference crosses the borders of [a, b)."""
-        for src, dst in self.intra:
-            if (a <= src < b) != (a <= dst < b):
-                return False
-        return True
+        ok = self._ok.get((a, b))
+        if ok is None:
+            ok = self._ok[(a, b)] = all((a <= src < b) == (a <= dst < b)
+                                        for src, dst in self.intra)
+        return ok
 
 
 def incoming_offsets_ok(link) -> dict:
