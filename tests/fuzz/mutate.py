@@ -285,8 +285,8 @@ def m_ar_symtab(buf, rng, ctx):
     count = int.from_bytes(buf[body:body + 4], "big")
     what = rng.choice(("count", "offset", "offset", "strings"))
     if what == "count":
-        buf[body:body + 4] = rng.choice([0, 1, count + 1, 0xFFFFFFFF, 0x7FFFFFFF,
-                                         size]).to_bytes(4, "big")
+        buf[body:body + 4] = (rng.choice([0, 1, count + 1, 0xFFFFFFFF, 0x7FFFFFFF,
+                                          size]) & 0xFFFFFFFF).to_bytes(4, "big")
     elif what == "offset" and count:
         i = rng.randrange(min(count, (size - 4) // 4))
         o = body + 4 + 4 * i

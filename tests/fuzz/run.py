@@ -178,6 +178,9 @@ def worker(seed, start, stop, slow, archives):
     seeds = load_seeds(archives)
     workdir = tempfile.mkdtemp(prefix="tinyelf-fuzz-")
     signal.signal(signal.SIGALRM, signal.SIG_DFL)   # a hang kills the worker: SIGALRM
+    # import lief and capstone before the clock runs: a worker's first case
+    # would otherwise pay their import (seconds on a loaded machine) as "slow"
+    run_in_process(seeds[0][1], workdir)
     try:
         for i in range(start, stop):
             files, desc = make_case(seeds, seed, i)
