@@ -324,12 +324,19 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         (seg2_items if (wx and it.writable) else seg1_items).append(it)
     tail_pos = {}
     nz_end = 0
-    for it in seg1_items:
-        pos = _align(pos, it.align)
-        tail_pos[id(it)] = pos
-        if it.nz_end:
-            nz_end = pos + it.nz_end
-        pos += it.size
+
+    def lay_out(items, pos):
+        """Lay ``items`` out from ``pos``; return where they end."""
+        nonlocal nz_end
+        for it in items:
+            pos = _align(pos, it.align)
+            tail_pos[id(it)] = pos
+            if it.nz_end:
+                nz_end = pos + it.nz_end
+            pos += it.size
+        return pos
+
+    pos = lay_out(seg1_items, pos)
     end1 = pos
     # holes and patches are inside the headers: never beyond header_end
     delta1 = base
@@ -338,13 +345,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     if wx:
         first_align = max([i.align for i in seg2_items] + [b.align for b in ctx.bss] + [1])
         off2 = _align(pos, first_align)
-        pos = off2
-        for it in seg2_items:
-            pos = _align(pos, it.align)
-            tail_pos[id(it)] = pos
-            if it.nz_end:
-                nz_end = pos + it.nz_end
-            pos += it.size
+        pos = lay_out(seg2_items, off2)
     content_end = pos
     file_end = max(header_end, nz_end if opts.trim_zeros else content_end)
     if wx:
