@@ -64,24 +64,19 @@ def incoming_offsets_ok(link) -> dict:
     maps a symbol's value through the pieces."""
     ok = {}
     specs = link.arch.relocs
-    for sec in link.kept:
-        obj = sec.obj
-        for r_off, rtype, symidx, addend in sec.relocs:
-            if not symidx:
-                continue
-            t = link.target(obj, symidx)
-            tsec = t.section
-            if tsec is None or ok.get(tsec) is False:
-                continue
-            spec = specs.get(rtype)
-            if spec is None:
+    for _sec, _off, rtype, addend, t in link.references():
+        tsec = t.section
+        if tsec is None or ok.get(tsec) is False:
+            continue
+        spec = specs.get(rtype)
+        if spec is None:
+            ok[tsec] = False
+        elif spec.formula == F_PC:
+            if addend != -spec.size:
                 ok[tsec] = False
-            elif spec.formula == F_PC:
-                if addend != -spec.size:
-                    ok[tsec] = False
-            elif spec.formula in (F_ABS, F_GOTOFF):
-                if addend != 0:
-                    ok[tsec] = False
+        elif spec.formula in (F_ABS, F_GOTOFF):
+            if addend != 0:
+                ok[tsec] = False
     return ok
 
 

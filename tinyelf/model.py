@@ -288,6 +288,17 @@ class Link:
     # write
     output: Optional[bytes] = None
 
+    def references(self):
+        """``(section, offset, type, addend, target)`` for every relocation of
+        every kept section that names a symbol, ``target`` resolved as
+        :meth:`target` does."""
+        target = self.target
+        for sec in self.kept:
+            obj = sec.obj
+            for r_off, rtype, symidx, addend in sec.relocs:
+                if symidx:
+                    yield sec, r_off, rtype, addend, target(obj, symidx)
+
     def target(self, obj: ObjectFile, symidx: int) -> Symbol:
         """The symbol a relocation in ``obj`` with ``symidx`` really refers to:
         local symbols are themselves, global ones the resolved definition (or

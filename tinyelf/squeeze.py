@@ -216,22 +216,16 @@ def fold_functions(link: Link) -> str:
     for sym in link.got_symbols:
         if sym.section is not None:
             taken.add(sym.section)
-    for sec in link.kept:
-        obj = sec.obj
-        data = sec.data
-        for r_off, rtype, symidx, addend in sec.relocs:
-            if not symidx:
-                continue
-            t = link.target(obj, symidx)
-            tsec = t.section
-            if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in taken:
-                continue
-            spec = specs.get(rtype)
-            direct = (spec is not None and spec.formula == F_PC and spec.size == 4 and
-                      addend == -4 and t.value == 0 and r_off >= 1 and not sec.is_nobits and
-                      data[r_off - 1] in _CALL_JMP)
-            if not direct:
-                taken.add(tsec)
+    for sec, r_off, rtype, addend, t in link.references():
+        tsec = t.section
+        if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in taken:
+            continue
+        spec = specs.get(rtype)
+        direct = (spec is not None and spec.formula == F_PC and spec.size == 4 and
+                  addend == -4 and t.value == 0 and r_off >= 1 and not sec.is_nobits and
+                  sec.data[r_off - 1] in _CALL_JMP)
+        if not direct:
+            taken.add(tsec)
     cands = [s for s in link.kept if s.flags & SHF_EXECINSTR and not s.is_nobits
              and s not in taken and s.obj is not link.synthetic]
     # symbols at nonzero offsets could be compared too: keep it simple and safe
