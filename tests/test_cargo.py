@@ -13,12 +13,10 @@ from test_rust_samples import tinyelf_ld
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo not installed")
 
 
-@pytest.mark.parametrize("profile", ["release", "dev"])
-def test_cargo_build(tmp_path, build_dir, profile):
-    project = tmp_path / "cargo-hello"
-    shutil.copytree(SAMPLES / "cargo-hello", project)
-    # cargo finds the linker named in .cargo/config.toml on PATH: put this
-    # environment's tinyelf-ld first
+def cargo_build(project, tmp_path, build_dir, profile, crate):
+    """`cargo build` in ``project`` with this environment's tinyelf-ld first on
+    PATH (cargo finds the linker named in .cargo/config.toml there); return a
+    copy of the binary that the unprivileged user can run."""
     ld_dir = os.path.dirname(tinyelf_ld(tmp_path))
     env = dict(os.environ, PATH=ld_dir + os.pathsep + os.environ.get("PATH", ""),
                CARGO_TARGET_DIR=str(tmp_path / "target"))
@@ -26,9 +24,17 @@ def test_cargo_build(tmp_path, build_dir, profile):
     args = ["cargo", "build", "--offline", "--quiet"] + (["--release"] if profile == "release" else [])
     proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    exe = tmp_path / "target" / ("release" if profile == "release" else "debug") / "cargo-hello"
-    out = build_dir / f"cargo-hello-{profile}"
+    exe = tmp_path / "target" / ("release" if profile == "release" else "debug") / crate
+    out = build_dir / f"cargo-{crate}-{profile}"
     shutil.copy(exe, out)
+    return out
+
+
+@pytest.mark.parametrize("profile", ["release", "dev"])
+def test_cargo_build(tmp_path, build_dir, profile):
+    project = tmp_path / "cargo-hello"
+    shutil.copytree(SAMPLES / "cargo-hello", project)
+    out = cargo_build(project, tmp_path, build_dir, profile, "cargo-hello")
     assert run_exe(out, as_nobody=True) == (b"Hello from cargo!\n", 0)
 
 
@@ -85,14 +91,5 @@ def test_cargo_path_dependency(tmp_path, build_dir, profile):
     (app / ".cargo" / "config.toml").write_text(
         '[target.x86_64-unknown-linux-gnu]\nlinker = "tinyelf-ld"\n')
     (app / "src" / "main.rs").write_text(APP_MAIN)
-    ld_dir = os.path.dirname(tinyelf_ld(tmp_path))
-    env = dict(os.environ, PATH=ld_dir + os.pathsep + os.environ.get("PATH", ""),
-               CARGO_TARGET_DIR=str(tmp_path / "target"))
-    env.pop("RUSTFLAGS", None)
-    args = ["cargo", "build", "--offline", "--quiet"] + (["--release"] if profile == "release" else [])
-    proc = subprocess.run(args, cwd=app, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    exe = tmp_path / "target" / ("release" if profile == "release" else "debug") / "app"
-    out = build_dir / f"cargo-app-{profile}"
-    shutil.copy(exe, out)
+    out = cargo_build(app, tmp_path, build_dir, profile, "app")
     assert run_exe(out, as_nobody=True) == (b"9876543210", 0)
