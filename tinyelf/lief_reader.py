@@ -13,6 +13,7 @@ the link keeps.
 """
 from __future__ import annotations
 
+import io
 import struct
 
 from . import arch as archmod
@@ -153,7 +154,9 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
         return _convert(name, data, shdrs, None, from_archive)
     lief = _import_lief()
     try:
-        raw = data if isinstance(data, bytes) else bytes(data)
+        # a file object: lief 0.15 reads a bare bytes argument as a file name,
+        # lief 1.0 refuses a memoryview; both read io.BytesIO without a copy to a list
+        raw = io.BytesIO(data)
         cfg = _parser_config(lief)
         binary = lief.ELF.parse(raw, cfg) if cfg else lief.ELF.parse(raw)
     except Exception as exc:  # lief raises rarely; keep its words
