@@ -30,14 +30,17 @@ class _UsageExit(Exception):
     pass
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` just that subcommand's parser
+    (tinyelf runs inside builds: ``tinyelf pack`` should not import the
+    modules behind ``build``, ``inspect`` and the rest)."""
     from . import __version__
     parser = _Parser(prog="tinyelf", description="Link x86-64 objects into the smallest "
                      "Linux executables that still run.")
     parser.add_argument("--version", action="version", version=f"tinyelf {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
+    for name in COMMANDS if only not in COMMANDS else (only,):
         mod = importlib.import_module(f".commands.{name}", __package__)
         p = mod.register(sub)
         p.set_defaults(_run=mod.run)
@@ -88,7 +91,7 @@ def main(argv=None) -> int:
         argv, extra = argv[:cut], argv[cut + 1:]
 
     def action():
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         if extra is not None:
             args.extra = extra
         return args._run(args)

@@ -43,6 +43,9 @@ class CodeInfo:
     intra: list = field(default_factory=list)
     #: (a, b) -> piece_ok(a, b): the layout search asks the same pieces often
     _ok: dict = field(default_factory=dict, repr=False)
+    #: plan_chunks answers by (hole sizes, start, first hole): the layout
+    #: search plans the same section for the same free space many times
+    _plans: dict = field(default_factory=dict, repr=False)
 
     def terminator_before(self, off: int) -> bool:
         return self.ends.get(off) in TERMINATORS
@@ -93,53 +96,89 @@ def _disassembler(arch):
 
 
 def analyze(sec, link) -> CodeInfo | None:
-    """Decode a code section; None when it must not be split."""
+    """Decode a code section; None when it must not be split.
+
+    The arch's own length decoder (``arch.decode_insns``, no capstone import)
+    is asked first; capstone decodes what it does not know."""
     if sec.is_nobits or sec.size < 2 or not sec.data:
         return None
-    capstone, md = _disassembler(link.arch)
-    from capstone import x86
     data = bytes(sec.data)
+    specs = link.arch.relocs
     for _r_off, rt, _s, _a in sec.relocs:
-        spec = link.arch.relocs.get(rt)
+        spec = specs.get(rt)
         # GOT + A - P, and 64-bit PC-relative fields: the large code model's
         # "lea -7(%rip), %rbx; movabs $X-(.-7), %r11" idiom, whose addend is
         # the distance between two instructions: they must stay together
         if spec is None or spec.formula == F_GOTPC or \
                 (spec.formula in (F_PC, F_GOTPCREL) and spec.size == 8):
             return None
-    bounds, ends, intra = [], {}, []
-    reloc_fields = [(r_off, r_off + link.arch.relocs[rt].size, symidx, addend, rt)
-                    for r_off, rt, symidx, addend in sec.relocs if rt in link.arch.relocs]
-    pos = 0
-    for insn in md.disasm(data, 0):
-        if insn.address != pos:
+    insns = link.arch.decode_insns(data)
+    if insns is None:
+        insns = capstone_insns(data, link.arch)
+        if insns is None:
             return None
-        start, end = pos, pos + insn.size
+    return code_info(data, insns, [(r_off, r_off + specs[rt].size)
+                                   for r_off, rt, _symidx, _addend in sec.relocs])
+
+
+def code_info(data: bytes, insns, fields) -> CodeInfo | None:
+    """CodeInfo from decoded instructions ``(start, end, mnemonic, targets)``
+    and the relocation fields ``(start, end)``; None when the instructions do
+    not tile the section or a field straddles two of them."""
+    bounds, ends, intra = [], {}, []
+    fields = sorted(fields)
+    nf = len(fields)
+    f = 0
+    pos = 0
+    for start, end, mnemonic, targets in insns:
+        if start != pos:
+            return None
         bounds.append(start)
-        ends[end] = insn.mnemonic
+        ends[end] = mnemonic
+        while f < nf and fields[f][1] <= start:
+            f += 1
         has_reloc = False
-        for a, b, symidx, addend, rt in reloc_fields:
-            if a < end and b > start:
+        k = f
+        while k < nf and fields[k][0] < end:
+            a, b = fields[k]
+            if b > start:
                 if not (start <= a and b <= end):
                     return None
                 has_reloc = True
+            k += 1
         if not has_reloc:
-            rel = insn.group(capstone.CS_GRP_JUMP) or insn.group(capstone.CS_GRP_CALL) \
-                or getattr(capstone, "CS_GRP_BRANCH_RELATIVE", -1) in insn.groups
-            before = len(intra)
-            for op in insn.operands:
-                if op.type == x86.X86_OP_IMM and rel:
-                    intra.append((start, op.imm))
-                elif op.type == x86.X86_OP_MEM and op.mem.base == x86.X86_REG_RIP:
-                    intra.append((start, end + op.mem.disp))
-            if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz", "xbegin")) and \
-                    len(intra) == before:
-                return None       # a relative target capstone did not report
+            for t in targets:
+                intra.append((start, t))
         pos = end
     if pos != len(data):
         return None
     bounds.append(len(data))
     return CodeInfo(size=len(data), bounds=bounds, ends=ends, intra=intra)
+
+
+def capstone_insns(data: bytes, arch):
+    """``(start, end, mnemonic, relative targets)`` per instruction, as
+    capstone decodes them; stops at the first byte capstone cannot decode.
+    None when an instruction has a relative target capstone does not report."""
+    capstone, md = _disassembler(arch)
+    from capstone import x86
+    out = []
+    jump, call = capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL
+    brel = getattr(capstone, "CS_GRP_BRANCH_RELATIVE", -1)
+    for insn in md.disasm(data, 0):
+        start, end = insn.address, insn.address + insn.size
+        groups = insn.groups
+        rel = jump in groups or call in groups or brel in groups
+        targets = []
+        for op in insn.operands:
+            if op.type == x86.X86_OP_IMM and rel:
+                targets.append(op.imm)
+            elif op.type == x86.X86_OP_MEM and op.mem.base == x86.X86_REG_RIP:
+                targets.append(end + op.mem.disp)
+        if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz", "xbegin")) and not targets:
+            return None       # a relative target capstone did not report
+        out.append((start, end, insn.mnemonic, targets))
+    return out
 
 
 def prefix_safe(code: bytes, prefix: bytes, arch) -> bool:
@@ -162,7 +201,16 @@ def plan_chunks(info: CodeInfo, free: list, start_pos: int = 0, first_hole=None)
     tail starts (``info.size`` when nothing is left).  ``first_hole``: the
     first piece must go to this hole index (at its start).
     Dynamic programming over (position, holes used): the most bytes moved.
+    Only the hole sizes matter, so answers are memoised on ``info``.
     """
+    key = (tuple(size for _off, size in free), start_pos, first_hole)
+    hit = info._plans.get(key)
+    if hit is None:
+        hit = info._plans[key] = _plan_chunks(info, free, start_pos, first_hole)
+    return hit[0], list(hit[1])
+
+
+def _plan_chunks(info: CodeInfo, free: list, start_pos: int, first_hole):
     n = len(free)
     bounds = info.bounds
     idx = {b: i for i, b in enumerate(bounds)}

@@ -55,6 +55,11 @@ class Arch:
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
 
+    def decode_insns(self, data: bytes):
+        """``[(start, end, mnemonic, relative targets)]`` for a code section
+        without a disassembler, or None (then capstone decodes it)."""
+        return None
+
     def reloc_name(self, rtype: int) -> str:
         spec = self.relocs.get(rtype)
         return spec.name if spec else f"relocation type {rtype}"

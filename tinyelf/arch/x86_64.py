@@ -72,6 +72,13 @@ class X86_64(Arch):
     keystone = ("KS_ARCH_X86", "KS_MODE_64")
     bfd = ("elf64-x86-64", "i386:x86-64")   # GNU ld's OUTPUT_FORMAT, OUTPUT_ARCH
 
+    def decode_insns(self, data: bytes):
+        """Instruction boundaries, terminators and relative targets from the
+        opcode tables (tinyelf.arch.x86_64_insn); None for what they do not
+        cover (the caller asks capstone)."""
+        from .x86_64_insn import decode
+        return decode(data)
+
     def reloc_name(self, rtype: int) -> str:
         spec = RELOCS.get(rtype)
         if spec:
