@@ -98,5 +98,20 @@ def main(argv=None) -> int:
     return guarded(action)
 
 
+def exit_now(status: int) -> None:
+    """End the process with ``status`` without the interpreter's teardown.
+
+    Freeing a link's objects one by one at exit costs 20-40 ms on libcore
+    (more than GNU ld's whole link); the output file is already written and
+    closed, so flush the standard streams and leave.  Console scripts only:
+    the library never exits."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):
+        status = status or 1
+    os._exit(status)
+
+
 def entry() -> None:  # console script
-    sys.exit(main())
+    exit_now(main())

@@ -8,6 +8,8 @@ docstring that states what it takes, what it fills in and what holds after.
 """
 from __future__ import annotations
 
+import gc
+
 from . import arch as archmod
 from .collect import collect
 from .layout import layout
@@ -26,12 +28,22 @@ PASSES = (add_start_stub, resolve, collect, merge, scan, squeeze, layout, reloca
 
 def run(inputs, options: LinkOptions) -> Link:
     """Run every pass and return the finished link model (``.output`` holds
-    the file's bytes)."""
-    lk = Link(options=options, arch=archmod.get(options.arch))
-    lk = read(lk, inputs)
-    for p in PASSES:
-        lk = p(lk)
-    return lk
+    the file's bytes).
+
+    The cyclic garbage collector is paused meanwhile: a link allocates tens of
+    thousands of small objects (libcore's sections and symbols) and frees
+    almost none, so collections found nothing and cost 8% of the time."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        lk = Link(options=options, arch=archmod.get(options.arch))
+        lk = read(lk, inputs)
+        for p in PASSES:
+            lk = p(lk)
+        return lk
+    finally:
+        if paused:
+            gc.enable()
 
 
 def link(inputs, *, entry: str = "_start", base: int | None = None,

@@ -24,6 +24,7 @@ table; no page is both writable and executable with ``--wx``.
 """
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 
 from . import holes as holesmod
@@ -57,6 +58,8 @@ class _Item:
     code: bool
     zero: bool            # all zero bytes and no relocations: may end up as bss
     nz_end: int           # offset past the last byte that may be non-zero
+    #: for the tail part of a split code section: where in the section it starts
+    split_from: int | None = None
 
 
 @dataclass
@@ -117,6 +120,10 @@ class _Context:
                     nz = max(nz, r_off + (spec.size if spec else 8))
             self.items.append(_Item(sec, sec.size, align, writable, code, nz == 0, nz))
         self.writable = any(i.writable for i in self.items) or bool(self.bss)
+        #: the items largest first (stable: ties keep link order), for _best_fit
+        self.by_size = sorted(self.items, key=lambda i: -i.size)
+        #: wx -> the items in tail order (see _tail_key), sorted once per search
+        self._tail_orders = {}
         entry = link.globals[opts.entry]
         self.entry_sym = entry
         self._infos = {}
@@ -132,6 +139,11 @@ class _Context:
                         self.abs32.append(f"{spec.name} at {sec.where()}+{r_off:#x} against "
                                           f"{t.name or t.section.name}")
 
+    def tail_order(self, wx: bool) -> list:
+        if wx not in self._tail_orders:
+            self._tail_orders[wx] = sorted(self.items, key=lambda i: _tail_key(i, wx))
+        return self._tail_orders[wx]
+
     def code_info(self, sec):
         if sec not in self._infos:
             if self._incoming is None:
@@ -141,6 +153,16 @@ class _Context:
                 info = holesmod.analyze(sec, self.link)
             self._infos[sec] = info
         return self._infos[sec]
+
+
+def _tail_key(i, wx: bool):
+    """Tail order: code, read-only data, data; within a class the sections
+    with the most trailing zeros last, all-zero sections after everything:
+    the most zeros fall off the end of the file."""
+    trailing = i.size - i.nz_end if i.writable else 0
+    if wx:
+        return (1 if i.writable else 0, 1 if i.zero else 0, 0 if i.code else 1, trailing)
+    return (1 if i.zero else 0, 1 if i.writable else 0, 0 if i.code else 1, trailing)
 
 
 def _referenced_inside(link: Link) -> set:
@@ -176,10 +198,14 @@ def _check(spec, ctx: _Context, phnum: int) -> None:
 
 
 def _best_fit(free: list, items: list, used: list) -> list:
-    """Put whole items into free intervals, largest first, tightest hole first.
-    Returns the items left over."""
+    """Put whole items (given largest first) into free intervals, tightest
+    hole first.  Returns the items left over."""
     left = []
-    for it in sorted(items, key=lambda i: -i.size):
+    biggest = max((size for _off, size in free), default=0)
+    for it in items:
+        if it.size > biggest:       # most of a big program: nothing to try
+            left.append(it)
+            continue
         best = None
         for h, (off, size) in enumerate(free):
             a = _align(off, it.align)
@@ -193,6 +219,7 @@ def _best_fit(free: list, items: list, used: list) -> list:
         used.append((it, h, a))
         off, size = free[h]
         free[h] = [a + it.size, off + size - (a + it.size)]
+        biggest = max(size for _off, size in free)
     return left
 
 
@@ -215,7 +242,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     entry_sec = ctx.entry_sym.section
     pending_jumps = []      # (foff, addr_after, target_sec_offset...) resolved later
 
-    hole_cands = [i for i in ctx.items if i.size > 0 and not (wx and i.writable)]
+    hole_cands = [i for i in ctx.by_size if i.size > 0 and not (wx and i.writable)]
     split_item = split
     if split_item is not None:
         hole_cands = [i for i in hole_cands if i is not split_item]
@@ -292,45 +319,38 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         holes[h].used.append((a, it.size, it.sec.where()))
 
     # ---- the tail: everything not in a hole, in file order
-    rest = [i for i in ctx.items if id(i) not in in_holes and i.sec not in place]
+    rest = [i for i in ctx.tail_order(wx) if id(i) not in in_holes and i.sec not in place]
     if split_item is not None and chunk_pieces:
         rest = [i for i in rest if i is not split_item]
         if split_end < split_item.size:
             rem = _Item(split_item.sec, split_item.size - split_end, 1, False, True, False,
-                        split_item.size - split_end)
-            rem.split_from = split_end
-            rest.append(rem)
-
-    def order_key(i):
-        # code, read-only data, data; within a class the sections with the
-        # most trailing zeros last, all-zero sections after everything: the
-        # most zeros fall off the end of the file
-        trailing = i.size - i.nz_end if i.writable else 0
-        if wx:
-            return (1 if i.writable else 0, 1 if i.zero else 0, 0 if i.code else 1, trailing)
-        return (1 if i.zero else 0, 1 if i.writable else 0, 0 if i.code else 1, trailing)
-    rest.sort(key=order_key)
+                        split_item.size - split_end, split_from=split_end)
+            insort(rest, rem, key=lambda i: _tail_key(i, wx))   # after its equals
     if tail_first is not None:
         match = [i for i in rest if i.sec is tail_first[0] and
-                 (getattr(i, "split_from", None) is not None) == tail_first[1]]
+                 (i.split_from is not None) == tail_first[1]]
         if not match or (wx and match[0].writable):
             return None
         rest.remove(match[0])
         rest.insert(0, match[0])
 
     pos = content_start
-    seg1_items, seg2_items = [], []
-    for it in rest:
-        (seg2_items if (wx and it.writable) else seg1_items).append(it)
-    tail_pos = {}
+    if wx:
+        seg1_items = [it for it in rest if not it.writable]
+        seg2_items = [it for it in rest if it.writable]
+    else:
+        seg1_items, seg2_items = rest, []
+    tail_pos = []           # file offsets of seg1_items + seg2_items, in order
     nz_end = 0
 
     def lay_out(items, pos):
         """Lay ``items`` out from ``pos``; return where they end."""
         nonlocal nz_end
         for it in items:
-            pos = _align(pos, it.align)
-            tail_pos[id(it)] = pos
+            a = it.align
+            if a > 1:
+                pos = (pos + a - 1) & -a
+            tail_pos.append(pos)
             if it.nz_end:
                 nz_end = pos + it.nz_end
             pos += it.size
@@ -400,12 +420,11 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
 
     # ---- addresses
     final = {}
-    for it in seg1_items + seg2_items:
-        p = tail_pos[id(it)]
-        d = delta2 if (wx and it.writable) else delta1
-        if getattr(it, "split_from", None) is not None:
+    for it, p in zip(seg1_items + seg2_items, tail_pos):
+        if it.split_from is not None:
             pieces[it.sec].append([it.split_from, it.size, p])
         else:
+            d = delta2 if (wx and it.writable) else delta1
             final[it.sec] = (p + d, p)
     for sec, (_kind, _h, a) in place.items():
         final[sec] = (a + delta1, a)

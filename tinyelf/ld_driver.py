@@ -398,7 +398,8 @@ def main(argv=None) -> int:
 
 
 def entry() -> None:  # console script
-    sys.exit(main())
+    from .cli import exit_now
+    exit_now(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,6 +67,22 @@ def _same_piece(starts: list[int], n: int, value: int, off: int) -> bool:
     return starts[k] <= off <= end
 
 
+def _remap_debug(relocs: list, obj, moved: dict, new_offset, specs) -> list:
+    """Point a DWARF section's absolute section-symbol references at the
+    merged pieces (in place); return the list."""
+    for i, (r_off, rtype, symidx, addend) in enumerate(relocs):
+        t = obj.symbols[symidx] if symidx < len(obj.symbols) else None
+        if t is not None and t.type == STT_SECTION and t.section in moved:
+            spec = specs.get(rtype)
+            if spec is not None and spec.formula == F_ABS:
+                relocs[i] = (r_off, rtype, symidx, new_offset(t.section, t.value + addend) - t.value)
+    return relocs
+
+
+def _remapping_loader(load, obj, moved, new_offset, specs):
+    return lambda: _remap_debug(load(), obj, moved, new_offset, specs)
+
+
 def merge(link: Link) -> Link:
     if not link.options.gc_sections:
         return link
@@ -158,16 +174,15 @@ def merge(link: Link) -> Link:
             r_off, rtype, symidx, addend = relocs[i]
             relocs[i] = (r_off, rtype, symidx, new_offset(t.section, t.value + addend) - t.value)
     for obj in {s.obj for s in moved}:
-        # DWARF kept for the debug sidecar: its absolute references follow the pieces too
+        # DWARF kept for the debug sidecar: its absolute references follow the
+        # pieces too.  Deferred: only a sidecar decodes those relocations
+        # (libcore's .debug_info alone has 12,590)
         for dsec in getattr(obj, "debug", {}).values():
-            relocs = dsec.relocs
-            for i, (r_off, rtype, symidx, addend) in enumerate(relocs):
-                t = obj.symbols[symidx] if symidx < len(obj.symbols) else None
-                if t is not None and t.type == STT_SECTION and t.section in moved:
-                    spec = specs.get(rtype)
-                    if spec is not None and spec.formula == F_ABS:
-                        relocs[i] = (r_off, rtype, symidx,
-                                     new_offset(t.section, t.value + addend) - t.value)
+            if dsec._relocs is None and dsec._load_relocs is not None:
+                dsec._load_relocs = _remapping_loader(dsec._load_relocs, obj, moved,
+                                                      new_offset, specs)
+            else:
+                _remap_debug(dsec.relocs, obj, moved, new_offset, specs)
         for sym in obj.symbols:
             if sym.section in moved and sym.type != STT_SECTION:
                 sym.value = new_offset(sym.section, sym.value)
