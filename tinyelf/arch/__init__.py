@@ -8,7 +8,7 @@ e_machine, relocation behaviour, stubs and disassembler modes.
 from __future__ import annotations
 
 import importlib
-from typing import NamedTuple
+from collections import namedtuple
 
 from ..errors import UsageError
 
@@ -27,11 +27,9 @@ F_SIZE = 7       # Z + A
 C_NONE, C_SIGNED, C_UNSIGNED, C_BITFIELD = 0, 1, 2, 3
 
 
-class RelocType(NamedTuple):
-    name: str
-    size: int        # bytes of the field
-    formula: int
-    check: int
+#: one relocation type: its name, the bytes of its field, its formula (F_*)
+#: and its overflow check (C_*)
+RelocType = namedtuple("RelocType", "name size formula check")
 
 #: arch name -> module name; modules are imported only when asked for
 _MODULES = {"x86_64": "x86_64"}
