@@ -172,3 +172,93 @@ def test_missing_input(tmp_path):
 def test_version():
     proc = run_ld("--version")
     assert proc.returncode == 0 and "tinyelf" in proc.stdout
+
+
+# a program that calls `hook` only when something defines it (a weak
+# reference never pulls an archive member; -u does)
+WEAK_HOOK_PROG = """
+.globl _start
+.weak hook
+_start:
+    movabs $hook, %rax
+    test %rax, %rax
+    jz 1f
+    call *%rax
+    jmp 2f
+1:  mov $7, %edi
+2:  mov $60, %eax
+    syscall
+"""
+HOOK_MEMBER = ".globl hook\nhook:\n    mov $42, %edi\n    ret\n"
+
+
+def _hook_inputs(tmp_path):
+    prog = assemble(WEAK_HOOK_PROG, tmp_path / "prog.o")
+    hook = assemble(HOOK_MEMBER, tmp_path / "hook.o")
+    subprocess.run(["ar", "rcs", str(tmp_path / "libhook.a"), str(hook)], check=True)
+    return prog, tmp_path / "libhook.a"
+
+
+@pytest.mark.parametrize("args, map_arg", [
+    (["-Wl,-u,hook"], "-Wl,-Map={map}"),
+    (["-u", "hook"], "-Wl,-Map,{map}"),
+    (["-Wl,--undefined=hook"], "-Xlinker -Map -Xlinker {map}"),
+    (["-Wl,--require-defined=hook"], "-Wl,--Map={map}"),
+])
+@requires_as
+def test_undefined_pulls_an_archive_member_and_map_is_written(tmp_path, args, map_arg):
+    prog, lib = _hook_inputs(tmp_path)
+    out, mapfile = tmp_path / "prog", tmp_path / "prog.map"
+    proc = run_ld(prog, lib, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(out, as_nobody=True) == (b"", 7)       # weak: the member stays out
+    proc = run_ld(prog, lib, *args, *map_arg.format(map=mapfile).split(), "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(out, as_nobody=True) == (b"", 42)      # pulled in, kept, called
+    text = mapfile.read_text()
+    assert "hook" in text and "libhook.a" in text
+
+
+@requires_as
+def test_require_defined_fails_when_nothing_defines_it(tmp_path):
+    prog, lib = _hook_inputs(tmp_path)
+    out = tmp_path / "prog"
+    proc = run_ld(prog, lib, "-Wl,--require-defined=nothere", "-Wl,--require-defined,hook",
+                  "-o", out)
+    assert proc.returncode == 1
+    assert proc.stderr == ("tinyelf: error: required symbol nothere is not defined "
+                           "(--require-defined); no input or archive member defines it\n")
+    assert not out.exists()
+    # -u of a name nothing defines is not an error (as with GNU ld)
+    proc = run_ld(prog, lib, "-Wl,-u,nothere", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert run_exe(out)[1] == 7
+
+
+@requires_as
+def test_print_map_and_map_never_over_an_input(tmp_path):
+    prog, lib = _hook_inputs(tmp_path)
+    out = tmp_path / "prog"
+    proc = run_ld(prog, lib, "-Wl,-u,hook", "-Wl,-M", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "hook" in proc.stdout
+    proc = run_ld(prog, lib, f"-Wl,-Map={prog}", "-o", out)
+    assert proc.returncode == 1 and "refusing to overwrite" in proc.stderr
+    assert prog.read_bytes()[:4] == b"\x7fELF"
+
+
+@requires_as
+def test_pack_undefined_and_require_defined(tmp_path):
+    from conftest import run_tinyelf
+    prog, lib = _hook_inputs(tmp_path)
+    out = tmp_path / "prog"
+    r = run_tinyelf("pack", prog, lib, "-u", "hook", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert run_exe(out, as_nobody=True) == (b"", 42)
+    r = run_tinyelf("pack", prog, lib, "--require-defined", "hook", "-o", out)
+    assert r.returncode == 0 and run_exe(out)[1] == 42
+    r = run_tinyelf("pack", prog, lib, "--require-defined", "nothere", "-o", tmp_path / "x")
+    assert r.returncode == 1 and "required symbol nothere" in r.stderr
+    import tinyelf
+    data = tinyelf.link([prog, lib], undefined=("hook",))
+    assert data == out.read_bytes()

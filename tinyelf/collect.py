@@ -1,7 +1,8 @@
 """Pass 3, collect: the sections the program needs (section garbage collection).
 
 Input: a resolved link.  Output: ``link.kept``, every section reachable from
-the entry symbol through relocations (with ``gc_sections`` off: every loadable
+the entry symbol (and the ``undefined`` / ``require_defined`` option names,
+and SHF_GNU_RETAIN sections) through relocations (with ``gc_sections`` off: every loadable
 section), in image order: code, read-only data, data, bss, each in canonical
 object order (see :func:`object_key`), sections of one object in their
 file's order; ``link.dropped`` maps every other loadable section to why it went.
@@ -59,6 +60,24 @@ def entry_symbol(link: Link):
     return sym
 
 
+def _option_roots(link: Link) -> list:
+    """Sections of the symbols named by ``-u`` / ``--require-defined``; a
+    required name nothing defines is an error (all of them at once)."""
+    roots, missing = [], []
+    for name in (*link.options.undefined, *link.options.require_defined):
+        sym = link.globals.get(name)
+        if sym is None or sym.is_undefined:
+            if name in link.options.require_defined:
+                missing.append(f"required symbol {name} is not defined (--require-defined); "
+                               "no input or archive member defines it")
+            continue
+        if sym.section is not None:
+            roots.append(sym.section)
+    if missing:
+        raise LinkError(*dict.fromkeys(missing))
+    return roots
+
+
 def collect(link: Link) -> Link:
     unsupported = []
     for obj in link.objects:
@@ -75,10 +94,12 @@ def collect(link: Link) -> Link:
 
     undefined: dict[str, list[str]] = {}
     kept = set()
+    roots = _option_roots(link)
     if link.options.gc_sections:
         work = [s for s in all_secs if s.flags & SHF_GNU_RETAIN]
         if entry.section is not None:
             work.append(entry.section)
+        work.extend(s for s in roots if s not in work)
         kept.update(work)
         target = link.target
         while work:

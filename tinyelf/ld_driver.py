@@ -19,7 +19,10 @@ static executable.  :func:`parse` turns the arguments into a
 What happens to each option:
 
 - honoured: input objects and archives (``.o``, ``.a``, ``.rlib``), ``-o``,
-  ``-e SYM`` / ``--entry`` (also through ``-Wl``), ``-Ttext=ADDR`` /
+  ``-e SYM`` / ``--entry`` (also through ``-Wl``), ``-u SYM`` /
+  ``--undefined=SYM`` and ``--require-defined=SYM`` (more roots for archive
+  members and garbage collection), ``-Map=FILE`` / ``-M`` (tinyelf's link map,
+  not GNU ld's format), ``-Ttext=ADDR`` /
   ``-Ttext-segment=ADDR`` / ``--image-base=ADDR`` (the load address),
   ``--gc-sections`` / ``--no-gc-sections``, ``-L DIR`` with ``-lNAME`` /
   ``-l:FILE`` found as a static archive there, ``@FILE`` response files,
@@ -107,6 +110,10 @@ class LdPlan:
     lib_dirs: list = field(default_factory=list)
     #: print the version and exit (``-v`` / ``--version`` / ``--help`` alone)
     version: bool = False
+    #: ``-Map FILE``: write tinyelf's link map there
+    map_file: str | None = None
+    #: ``-M`` / ``--print-map``: print the link map on stdout
+    print_map: bool = False
 
 
 def _address(text: str, what: str) -> int:
@@ -230,6 +237,30 @@ def parse(argv) -> LdPlan:
             return
         if a == "--no-gc-sections":
             opts.gc_sections = False
+            return
+        if a in ("-u", "--undefined"):
+            opts.undefined += (value(a),)
+            return
+        if a.startswith("--undefined="):
+            opts.undefined += (a.split("=", 1)[1],)
+            return
+        if a.startswith("-u") and len(a) > 2 and not a.startswith("--"):
+            opts.undefined += (a[2:],)
+            return
+        if a == "--require-defined":
+            opts.require_defined += (value(a),)
+            return
+        if a.startswith("--require-defined="):
+            opts.require_defined += (a.split("=", 1)[1],)
+            return
+        if a in ("-Map", "--Map"):
+            plan.map_file = value(a)
+            return
+        if a.startswith(("-Map=", "--Map=")):
+            plan.map_file = a.split("=", 1)[1]
+            return
+        if a in ("-M", "--print-map"):
+            plan.print_map = True
             return
         if a == "--no-lief":       # tinyelf's own: -C link-arg=--no-lief
             opts.lief = False
@@ -375,8 +406,17 @@ def link(plan: LdPlan):
     from .driver import run as run_link
     from .output import check_not_input, write_atomic
     check_not_input(plan.output, plan.inputs)
+    if plan.map_file:
+        check_not_input(plan.map_file, plan.inputs + [plan.output])
     lk = run_link(plan.inputs, plan.options)
     write_atomic(plan.output, lk.output)
+    if plan.map_file or plan.print_map:
+        from .linkmap import format_map
+        text = format_map(lk, plan.output)
+        if plan.map_file:
+            write_atomic(plan.map_file, text.encode("utf-8"), mode=0o644)
+        if plan.print_map:
+            sys.stdout.write(text)
     return lk
 
 

@@ -183,6 +183,12 @@ class LinkOptions:
     base: int | None = None        # None: the architecture's default
     gc_sections: bool = True
     arch: str = "x86_64"
+    #: names to start from as if something referred to them (GNU ld's -u):
+    #: archive members defining them are pulled in and their sections kept
+    undefined: tuple = ()
+    #: like ``undefined``, and the link fails when nothing defines them
+    #: (GNU ld's --require-defined)
+    require_defined: tuple = ()
     #: parse every object with lief too and cross-check it against tinyelf's
     #: own struct-validated reading (off: no lief import or parse, ~0.03-0.05 s faster)
     lief: bool = True

@@ -4,7 +4,8 @@ Input: ``link.objects`` and ``link.archives``.  Output: ``link.globals``,
 ``link.synthetic`` (tinyelf's own object: COMMON allocations, linker-defined
 symbols); archive members that define a still-undefined name are pulled into
 ``link.objects``, repeated until nothing changes, so archive order does not
-matter (the entry symbol counts as such a name).  Then tinyelf's own memcpy,
+matter (the entry symbol and the ``undefined`` / ``require_defined``
+option names count as such names).  Then tinyelf's own memcpy,
 memmove, memset, memcmp, bcmp and strlen (``builtins.py``) are added for
 those names if still undefined, so an input's or archive's definition always
 wins.  Duplicate COMDAT groups are discarded (first one wins).
@@ -101,8 +102,11 @@ def resolve(link: Link) -> Link:
         while changed:
             changed = False
             wanted = [n for n, s in globals_.items() if s.is_undefined and s.bind != STB_WEAK]
-            if link.options.entry not in globals_:
-                wanted.append(link.options.entry)   # the entry may come from an archive too
+            # the entry, and the names of -u / --require-defined, may come from an archive too
+            for name in (link.options.entry, *link.options.undefined,
+                         *link.options.require_defined):
+                if name not in globals_ or globals_[name].is_undefined:
+                    wanted.append(name)     # (a weak reference alone pulls nothing)
             for name in wanted:
                 if name in globals_ and not globals_[name].is_undefined:
                     continue

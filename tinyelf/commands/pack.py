@@ -23,6 +23,11 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
                    help="load address (default: 0x400000)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
                    help="keep every loadable section, reachable or not")
+    p.add_argument("-u", "--undefined", action="append", default=[], metavar="SYM",
+                   help="start from SYM as well as the entry: pull it from an archive and "
+                   "keep it and what it refers to (repeatable)")
+    p.add_argument("--require-defined", action="append", default=[], metavar="SYM",
+                   help="like -u, and fail when nothing defines SYM (repeatable)")
     p.add_argument("--no-lief", dest="lief", action="store_false",
                    help="read objects with tinyelf's own validating reader only, without "
                    "lief's cross-check (same output; skips lief's import and parse, 0.03-0.05 s)")
@@ -99,7 +104,9 @@ def options_from(args):
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
     return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections,
-                       lief=getattr(args, "lief", True), **squeeze)
+                       lief=getattr(args, "lief", True),
+                       undefined=tuple(getattr(args, "undefined", ())),
+                       require_defined=tuple(getattr(args, "require_defined", ())), **squeeze)
 
 
 def layout_notes(args) -> list:
