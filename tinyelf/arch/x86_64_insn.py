@@ -130,32 +130,32 @@ _VEX_MAP1_IMM8 = frozenset((0x70, 0x71, 0x72, 0x73, 0xC2, 0xC4, 0xC5, 0xC6))
 Insn = tuple
 
 
-def _modrm_len(data: bytes, p: int, n: int):
-    """Bytes taken by ModRM + SIB + displacement at ``p`` and the RIP-relative
-    displacement if the operand is ``[rip + disp32]``; None when truncated."""
+def _modrm(data: bytes, p: int, n: int):
+    """Skip the ModRM byte at ``p`` with its SIB and displacement: ``(the
+    offset after them, the displacement of a [rip + disp32] operand or
+    None)``, or None when the bytes end first."""
     if p >= n:
         return None
     m = data[p]
     mod, rm = m >> 6, m & 7
     if mod == 3:
-        return 1, None
+        return p + 1, None
+    if mod == 0 and rm == 5:
+        if p + 5 > n:
+            return None
+        return p + 5, int.from_bytes(data[p + 1:p + 5], "little", signed=True)
     size = 1
     if rm == 4:
         if p + 1 >= n:
             return None
-        sib = data[p + 1]
         size = 2
-        if mod == 0 and sib & 7 == 5:
+        if mod == 0 and data[p + 1] & 7 == 5:
             size += 4
-    elif mod == 0 and rm == 5:
-        if p + 5 > n:
-            return None
-        return 5, int.from_bytes(data[p + 1:p + 5], "little", signed=True)
     if mod == 1:
         size += 1
     elif mod == 2:
         size += 4
-    return size, None
+    return p + size, None
 
 
 def decode(data: bytes):
@@ -165,16 +165,12 @@ def decode(data: bytes):
     out = []
     n = len(data)
     pos = 0
-    modrm_len = _modrm_len
     while pos < n:
         p = pos
-        opsize16 = False
-        legacy = False
-        rex_w = False
+        opsize16 = legacy = rex_w = False
         # legacy prefixes, then at most one REX right before the opcode
         while p < n and data[p] in _LEGACY:
-            if data[p] == 0x66:
-                opsize16 = True
+            opsize16 = opsize16 or data[p] == 0x66
             legacy = True
             p += 1
         if p < n and data[p] == 0x67:
@@ -187,144 +183,100 @@ def decode(data: bytes):
         op = data[p]
         p += 1
         term = ""
-        targets = []
+        modrm = False      # a ModRM operand follows the opcode
+        imm = 0            # immediate bytes after it
+        branch = 0         # bytes of a relative branch displacement
         if op == 0x0F:
             if p >= n:
                 return None
             op2 = data[p]
             p += 1
             if op2 == 0x38 or op2 == 0x3A:
-                if p >= n:
-                    return None
                 p += 1                      # the third opcode byte
-                mr = modrm_len(data, p, n)
-                if mr is None:
-                    return None
-                p += mr[0] + (1 if op2 == 0x3A else 0)
-                if mr[1] is not None:
-                    targets.append(mr[1])    # relative to the end: fixed below
-                    rip = True
-                else:
-                    rip = False
+                modrm, imm = True, (1 if op2 == 0x3A else 0)
             else:
-                imm = _TWO_IMM[op2]
-                if imm is None:
+                kind = _TWO_IMM[op2]
+                if kind is None:
                     return None
-                rip = False
-                if _TWO_MODRM[op2]:
-                    mr = modrm_len(data, p, n)
-                    if mr is None:
-                        return None
-                    p += mr[0]
-                    if mr[1] is not None:
-                        targets.append(mr[1])
-                        rip = True
-                if imm == -4:
-                    if opsize16 or p + 4 > n:
-                        return None
-                    disp = int.from_bytes(data[p:p + 4], "little", signed=True)
-                    p += 4
-                    if p - pos > 15:
-                        return None
-                    out.append((pos, p, "", [p + disp]))
-                    pos = p
-                    continue
-                p += imm
+                modrm = _TWO_MODRM[op2]
+                if kind == -4:
+                    branch = 4
+                else:
+                    imm = kind
                 if op2 == 0x0B and not legacy:
                     term = "ud2"
         elif op == 0xC4 or op == 0xC5 or op == 0x62:
             if legacy or data[pos] != op:
                 return None                  # VEX/EVEX take no prefixes
             if op == 0xC5:
-                if p >= n:
-                    return None
                 mmap = 1
                 p += 1
             elif op == 0xC4:
-                if p + 1 >= n:
+                if p >= n:
                     return None
                 mmap = data[p] & 0x1F
                 p += 2
             else:
-                if p + 2 >= n:
+                if p + 1 >= n:
                     return None
-                p0 = data[p]
-                if p0 & 0x0C or not data[p + 1] & 0x04:
+                if data[p] & 0x0C or not data[p + 1] & 0x04:
                     return None              # not a valid EVEX P0/P1
-                mmap = p0 & 0x07
+                mmap = data[p] & 0x07
                 p += 3
             if mmap not in (1, 2, 3) or p >= n:
                 return None
             vop = data[p]
             p += 1
-            rip = False
-            if not (mmap == 1 and vop == 0x77 and op != 0x62):   # vzeroupper/all
-                mr = modrm_len(data, p, n)
-                if mr is None:
-                    return None
-                p += mr[0]
-                if mr[1] is not None:
-                    targets.append(mr[1])
-                    rip = True
-            if mmap == 3 or (mmap == 1 and vop in _VEX_MAP1_IMM8):
-                p += 1
+            modrm = not (mmap == 1 and vop == 0x77 and op != 0x62)   # vzeroupper/all
+            imm = 1 if mmap == 3 or (mmap == 1 and vop in _VEX_MAP1_IMM8) else 0
         else:
-            imm = _ONE_IMM[op]
-            if imm is None or (op == 0xC2 and opsize16):
+            kind = _ONE_IMM[op]
+            if kind is None or (op == 0xC2 and opsize16):
                 return None      # capstone reads "66 c2" with a 4-byte immediate
-            rip = False
-            if _ONE_MODRM[op]:
+            modrm = _ONE_MODRM[op]
+            if kind < 0:
+                branch = -kind
+                if not legacy and (op == 0xE9 or op == 0xEB):
+                    term = "jmp"
+            elif kind == 4:
+                imm = 2 if opsize16 and not rex_w else 4
+            elif kind == 8:
+                imm = 8 if rex_w else (2 if opsize16 else 4)
+            else:
+                imm = kind
+            if not legacy and (op == 0xC3 or op == 0xC2):
+                term = "ret"
+            if modrm:
                 if p >= n:
                     return None
                 reg = data[p] >> 3 & 7
-                mr = modrm_len(data, p, n)
-                if mr is None:
-                    return None
-                p += mr[0]
-                if mr[1] is not None:
-                    targets.append(mr[1])
-                    rip = True
                 if op in (0xF6, 0xF7) and reg < 2:
-                    imm = 1 if op == 0xF6 else 4
+                    imm = 1 if op == 0xF6 else (2 if opsize16 and not rex_w else 4)
                 elif op == 0xFF:
                     if reg == 7:
                         return None
                     if reg == 4 and not legacy:
                         term = "jmp"
-                elif op == 0xFE and reg > 1:
-                    return None
-                elif op == 0x8F and reg != 0:
-                    return None
-                elif op in (0xC6, 0xC7) and reg != 0:
-                    return None               # xabort / xbegin
-            if imm < 0:
-                if opsize16:
-                    return None               # 16-bit branches: capstone and CPUs differ
-                width = -imm
-                if p + width > n:
-                    return None
-                disp = int.from_bytes(data[p:p + width], "little", signed=True)
-                p += width
-                if not legacy:
-                    if op == 0xE9 or op == 0xEB:
-                        term = "jmp"
-                if p - pos > 15:
-                    return None
-                out.append((pos, p, term, [p + disp]))
-                pos = p
-                continue
-            if imm == 4:
-                p += 2 if opsize16 and not rex_w else 4
-            elif imm == 8:
-                p += 8 if rex_w else (2 if opsize16 else 4)
-            else:
-                p += imm
-            if not legacy and (op == 0xC3 or op == 0xC2):
-                term = "ret"
+                elif (op == 0xFE and reg > 1) or (op == 0x8F and reg != 0) or \
+                        (op in (0xC6, 0xC7) and reg != 0):
+                    return None               # invalid, or xabort / xbegin
+        rip = None
+        if modrm:
+            skipped = _modrm(data, p, n)
+            if skipped is None:
+                return None
+            p, rip = skipped
+        if branch:
+            if opsize16 or p + branch > n:
+                return None               # 16-bit branches: capstone and CPUs differ
+            disp = int.from_bytes(data[p:p + branch], "little", signed=True)
+            p += branch
+            targets = [p + disp]
+        else:
+            p += imm
+            targets = [] if rip is None else [p + rip]
         if p > n or p - pos > 15:
             return None              # truncated, or longer than the CPU accepts
-        if rip:
-            targets = [p + d for d in targets]
         out.append((pos, p, term, targets))
         pos = p
     return out
