@@ -215,3 +215,31 @@ _start:
     bad.write_bytes(data)
     lines = expect_error(tmp_path, bad, contains="undefined symbol: missing_\\x0b \\x1c")
     assert len(lines) == 1
+
+
+def test_device_refused(tmp_path):
+    """/dev/zero would be read forever: devices are refused before reading."""
+    for dev in ("/dev/zero", "/dev/null"):
+        assert len(expect_error(tmp_path, dev, contains=[dev, "is a device"])) == 1
+
+
+def test_input_too_large_for_memory(tmp_path):
+    """An input larger than the memory tinyelf may use: one error line, not
+    an internal error (a sparse 600 MB file under a 500 MB address-space limit)."""
+    import resource
+    import subprocess
+    import sys
+    big = tmp_path / "big.o"
+    with open(big, "wb") as f:
+        f.truncate(600 << 20)
+    out = tmp_path / "out"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (500 << 20, 500 << 20))
+    proc = subprocess.run([sys.executable, "-m", "tinyelf", "pack", str(big), "-o", str(out)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=limit)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == f"tinyelf: error: {big}: too large to read into memory " \
+                          "(tinyelf reads each input whole)\n"
+    assert not out.exists()

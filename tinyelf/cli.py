@@ -72,6 +72,9 @@ def guarded(action) -> int:
     except KeyboardInterrupt:
         print("tinyelf: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        error("out of memory (tinyelf holds every input and the whole output in memory)")
+        return 1
     except BrokenPipeError:
         return 1
     except Exception as exc:  # a bug in tinyelf: one line, not a traceback

@@ -10,6 +10,7 @@ several inputs are reported together.
 from __future__ import annotations
 
 import os
+import stat
 
 from .errors import InputError
 from .model import Link, ObjectFile
@@ -26,7 +27,13 @@ def load_input(item) -> tuple[str, bytes]:
     path = os.fspath(item)
     try:
         with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                raise InputError(f"{path}: is a device, not an object file")
             return path, f.read()
+    except MemoryError:
+        raise InputError(f"{path}: too large to read into memory (tinyelf reads each input "
+                         "whole)") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not an object file") from None
     except FileNotFoundError:
