@@ -247,13 +247,33 @@ def _support_archive(flags, with_io, cache):
         return _ar(lib, members)
 
 
+_built_lock = threading.Lock()
+_built = {}          # variant name -> (lock, [(objs, archives)] once built)
+
+
 def build_objects(variant, outdir, support_cache=None):
     """Compile `variant` into outdir.  Returns (object paths, archive paths).
 
     Objects come first on a link line; archives must be searched as a group
     (Rust: libsupport.a provides memcpy & co. to libcore).  support_cache: a
     directory where libsupport.a is shared between variants with the same
-    flags (default: built inside outdir)."""
+    flags (default: built inside outdir).
+
+    A variant is compiled once per process: later calls (the GNU ld side,
+    the differential test and the layout test all build the corpus) get the
+    paths of the first build while its files exist."""
+    os.makedirs(outdir, exist_ok=True)      # the caller writes its links there
+    with _built_lock:
+        lock, done = _built.setdefault(variant.name, (threading.Lock(), []))
+    with lock:
+        if done and all(os.path.exists(p) for p in done[0][0] + done[0][1]):
+            return list(done[0][0]), list(done[0][1])
+        built = _build_objects(variant, outdir, support_cache)
+        done[:] = [built]
+        return list(built[0]), list(built[1])
+
+
+def _build_objects(variant, outdir, support_cache=None):
     os.makedirs(outdir, exist_ok=True)
     objs, archives = [], []
     if variant.compiler == "gcc":
@@ -304,6 +324,7 @@ class Result:
     status: int | None = None
     stdout: bytes = b""
     note: str = ""
+    objs: tuple = ()
 
 
 def check_variant(variant, workdir):
@@ -314,7 +335,8 @@ def check_variant(variant, workdir):
     except RuntimeError as e:
         return Result(variant, False, note="build failed: " + str(e).splitlines()[0])
     if variant.reject:
-        return Result(variant, True, note="built; must be rejected (not linked)")
+        return Result(variant, True, objs=tuple(objs),
+                      note="built; must be rejected (not linked)")
     exe = os.path.join(vdir, "prog")
     try:
         link_with_ld(objs, archives, exe)

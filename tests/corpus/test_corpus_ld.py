@@ -51,7 +51,7 @@ REJECT_MARKERS = {"ctor": (".init_array", ".fini_array"), "tls": (".tdata", ".tb
 def test_rejected_variant_builds_with_marker_sections(results, name):
     r, workdir = results[0][name], results[1]
     assert r.ok, r.note
-    obj = os.path.join(workdir, name, corpus._obj_name(r.variant.sources[0]))
+    obj = next(o for o in r.objs if os.path.basename(o) == corpus._obj_name(r.variant.sources[0]))
     sections = subprocess.run(["readelf", "-SW", obj], capture_output=True, text=True,
                               check=True).stdout
     for marker in REJECT_MARKERS[r.variant.program]:
