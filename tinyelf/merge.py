@@ -32,7 +32,7 @@ from .elfdefs import SHF_MERGE, SHF_STRINGS, STT_SECTION
 from .model import Link
 
 
-def _pieces(data: bytes, entsize: int, strings: bool) -> list[int] | None:
+def split_pieces(data: bytes, entsize: int, strings: bool) -> list[int] | None:
     """Start offsets of the pieces of a mergeable section (None: cannot split)."""
     n = len(data)
     if n % entsize:
@@ -129,7 +129,7 @@ def merge(link: Link) -> Link:
     moved = {}                                    # section -> (old starts, new starts or None)
     for sec in msecs - whole:
         data = bytes(sec.data)
-        starts = _pieces(data, sec.entsize, bool(sec.flags & SHF_STRINGS))
+        starts = split_pieces(data, sec.entsize, bool(sec.flags & SHF_STRINGS))
         n = len(data)
         if starts is None or any(o < 0 or o > n for o in offsets[sec]):
             continue

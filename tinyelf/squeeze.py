@@ -31,8 +31,11 @@ points at the same bytes as before.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from .arch import F_ABS, F_PC
 from .elfdefs import SHF_EXECINSTR, SHF_MERGE, SHF_STRINGS, STT_SECTION, SHT_PROGBITS
+from .merge import split_pieces
 from .model import Link, Section
 
 
@@ -52,14 +55,21 @@ def squeeze(link: Link) -> Link:
 
 
 # ---------------------------------------------------------------- strings
-def _strings(data: bytes):
-    """[(start, end)] of the NUL-terminated strings of a section."""
-    out, pos = [], 0
-    while pos < len(data):
-        end = data.index(b"\0", pos) + 1
-        out.append((pos, end))
-        pos = end
-    return out
+class _Strings(list):
+    """[(start, end)] of the NUL-terminated strings of a section (its data
+    ends with a NUL), split as merge.py splits mergeable sections."""
+
+    def __init__(self, data: bytes):
+        starts = split_pieces(data, 1, True)
+        super().__init__(zip(starts, starts[1:] + [len(data)]))
+        self.starts = starts
+
+    def find(self, off: int):
+        """The (start, end) of the string holding byte ``off``, or None."""
+        k = bisect_right(self.starts, off) - 1
+        if k >= 0 and off < self[k][1]:
+            return self[k]
+        return None
 
 
 def merge_strings(link: Link) -> str:
@@ -72,7 +82,7 @@ def merge_strings(link: Link) -> str:
         data = bytes(sec.data)
         if not data.endswith(b"\0"):
             continue
-        cands[sec] = _strings(data)
+        cands[sec] = _Strings(data)
     if not cands:
         return ""
     # every reference into a candidate, checked; one bad one keeps the section as it is
@@ -96,11 +106,11 @@ def merge_strings(link: Link) -> str:
             off = t.value + addend - bias
             strs = cands[t.section]
             if named:
-                home = _find(strs, t.value)
+                home = strs.find(t.value)
                 if home is None or not (home[0] <= off < home[1]):
                     bad.add(t.section)
             else:
-                home = _find(strs, off)
+                home = strs.find(off)
                 # PC-relative: the field's bias is assumed to be its size; a
                 # reference that does not then land on the first byte of a
                 # non-empty string may mean something else: leave it alone
@@ -111,7 +121,7 @@ def merge_strings(link: Link) -> str:
     for obj in link.objects:
         for sym in obj.symbols:
             if sym.section in cands and sym.type != STT_SECTION and \
-                    _find(cands[sym.section], sym.value) is None:
+                    cands[sym.section].find(sym.value) is None:
                 bad.add(sym.section)
     groups = {}
     for sec in cands:
@@ -163,7 +173,7 @@ def merge_strings(link: Link) -> str:
     for sec, i, target, off, bias in refs:
         if target not in merged_of:
             continue
-        a, _b = _find(cands[target], off)
+        a, _b = cands[target].find(off)
         r_off, rtype, symidx, _addend = (rewritten.get(sec) or sec.relocs)[i]
         lst = rewritten.setdefault(sec, list(sec.relocs))
         lst[i] = (r_off, rtype, symidx, newpos[(target, a)] + (off - a) + bias)
@@ -176,7 +186,7 @@ def merge_strings(link: Link) -> str:
                 if sym.type == STT_SECTION:
                     sym.value = 0
                 else:
-                    a, _b = _find(cands[old], sym.value) or (0, 0)
+                    a, _b = cands[old].find(sym.value) or (0, 0)
                     sym.value = newpos.get((old, a), 0) + sym.value - a
                 sym.section = merged_of[old]
     kept = [s for s in link.kept if s not in merged_of]
@@ -194,13 +204,6 @@ def _has_tails(sec, strs) -> bool:
     data = bytes(sec.data)
     ss = sorted((data[a:b] for a, b in strs), key=lambda s: s[::-1])
     return any(ss[i + 1].endswith(ss[i]) for i in range(len(ss) - 1))
-
-
-def _find(strs, off):
-    for a, b in strs:
-        if a <= off < b:
-            return (a, b)
-    return None
 
 
 # ---------------------------------------------------------------- functions
