@@ -11,7 +11,7 @@ import pytest
 from asmutil import assemble, requires_as
 from conftest import requires_rustc, run_exe, run_tinyelf
 
-LAYOUTS = ["auto", "strict", "overlap112", "overlap104", "overlap80"]
+LAYOUTS = ["auto", "strict", "overlap112", "overlap104", "overlap80", "dyn68"]
 HELLO = b"Hello, world!\n"
 RUST_PIC = ("-C", "relocation-model=pie")
 
@@ -45,18 +45,30 @@ def test_every_layout_runs(sample_obj, build_dir, layout, source, extra, stdout,
         assert "absolute 32-bit relocations" in lines[0] and "R_X86_64_32" in lines[0]
         assert not exe.exists()
         return
+    if layout == "dyn68" and abs32:
+        # loaded where the kernel chooses: absolute addresses are refused
+        assert proc.returncode == 1
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("tinyelf: error: layout dyn68 is loaded "
+                                                        "at an address the kernel chooses")
+        assert "absolute address: R_X86_64_32" in lines[0]
+        assert not exe.exists()
+        return
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    assert run_exe(exe) == (stdout, status)
-    assert run_exe(exe, as_nobody=True) == (stdout, status)
+    runs = 4 if layout == "dyn68" else 1       # ASLR: a new load address every time
+    for _ in range(runs):
+        assert run_exe(exe) == (stdout, status)
+        assert run_exe(exe, as_nobody=True) == (stdout, status)
     size = exe.stat().st_size
-    floor = {"strict": 120, "overlap112": 112, "overlap104": 104, "overlap80": 80}
+    floor = {"strict": 120, "overlap112": 112, "overlap104": 104, "overlap80": 80, "dyn68": 73}
     if layout in floor:
         assert size >= floor[layout]
         data = exe.read_bytes()
         phoff = int.from_bytes(data[32:40], "little")
         assert phoff == {"strict": 64, "overlap112": 0x38, "overlap104": 0x30,
-                         "overlap80": 0x18}[layout]
+                         "overlap80": 0x18, "dyn68": 0x0c}[layout]
+        assert data[16] == (3 if layout == "dyn68" else 2)       # e_type
 
 
 @pytest.mark.parametrize("source,extra,stdout,status,abs32", SAMPLES)
@@ -104,6 +116,7 @@ def test_auto_picks_the_smallest_and_reports_the_others(sample_obj, build_dir):
     sizes = {c["layout"]: c["size"] for c in rep["considered"]}
     assert rep["file"] == min(s for s in sizes.values() if s is not None)
     assert sizes["overlap80"] is None          # absolute 32-bit relocations
+    assert sizes["dyn68"] is None              # absolute addresses (ET_DYN)
     assert sum(rep["bytes"].values()) == rep["file"]
     assert rep["bytes"]["code"] + rep["bytes"]["jumps"] >= 35
     used = sum(h["used"] for h in rep["holes"])
@@ -139,9 +152,10 @@ def test_absolute_32bit_relocations_fall_back(build_dir, tmp_path):
     obj = assemble(ABS32_PROG, tmp_path / "abs.o")
     exe = build_dir / "abs32_auto"
     rep = report(obj, "-o", exe)
-    assert rep["layout"] != "overlap80"
+    assert rep["layout"] not in ("overlap80", "dyn68")
     reasons = {c["layout"]: c["reason"] for c in rep["considered"]}
     assert "absolute 32-bit" in reasons["overlap80"]
+    assert "absolute address: R_X86_64_32 at " in reasons["dyn68"]
     assert rep["base"] < 1 << 32
     assert run_exe(exe) == (b"abs32\n", 3)
     assert run_exe(exe, as_nobody=True) == (b"abs32\n", 3)
@@ -179,7 +193,7 @@ def test_bss_beyond_the_file_page_falls_back(build_dir, tmp_path):
     assert "bss" in proc.stderr and "overlap80" in proc.stderr
     exe = build_dir / "bss_auto"
     rep = report(obj, "-o", exe)
-    assert rep["layout"] != "overlap80" and rep["bss_memory"] == 20001
+    assert rep["layout"] not in ("overlap80",) and rep["bss_memory"] == 20001
     assert run_exe(exe, as_nobody=True) == (b"", 7)
 
 
@@ -243,7 +257,7 @@ def test_size_command_decodes_headers(sample_obj, build_dir):
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout)
     assert rep["file"] == exe.stat().st_size
-    assert rep["layout"] in ("overlap104", "overlap112", "overlap80")
+    assert rep["layout"] in ("overlap104", "overlap112", "overlap80", "dyn68")
     assert rep["segments"][0]["perm"] == "R-X" and rep["warnings"] == []
     text = run_tinyelf("size", exe).stdout
     assert "headers" in text and "LOAD 0 R-X" in text
@@ -298,8 +312,9 @@ def test_wants_pic_is_exposed():
     from tinyelf import layouts
     assert layouts.wants_pic() is True
     assert [l.name for l in layouts.LAYOUTS] == ["strict", "overlap112", "overlap104",
-                                                 "overlap80"]
+                                                 "overlap80", "dyn68"]
     assert not layouts.get("overlap80").abs32_ok and layouts.get("strict").spec_valid
+    assert layouts.get("dyn68").pic_only and not layouts.get("overlap80").pic_only
 
 
 def test_unknown_layout_is_a_usage_error(sample_obj, tmp_path):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import os
 
-from .elfdefs import (EHDR32, EHDR64, EHDR_FIELDS, ELFCLASS32, ELFMAG, EM_NAMES,
+from .elfdefs import (EHDR32, EHDR64, EHDR_FIELDS, ELFCLASS32, ELFMAG, EM_NAMES, ET_DYN,
                       ET_NAMES, PF_R, PF_W, PF_X, PHDR32, PHDR32_FIELDS, PHDR64, PHDR64_FIELDS,
                       PT_LOAD, PT_NAMES, SHDR32, SHDR64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
                       SHT_NOBITS, SHT_SYMTAB, STT_FILE, STT_SECTION, SYM32, SYM64, fields)
@@ -273,9 +273,11 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
             off = p["_offset"] + foff
             raw = (data[off:off + fsize] + bytes(fsize))[:fsize]
             value = int.from_bytes(raw, "little")
+            dyn_align = fname == "p_align" and eh["e_type"] == ET_DYN
             rows.append({"field": fname, "offset": off, "size": fsize, "value": value,
-                         "hex": raw.hex(" "), "meaning": _ph_meaning(fname, value),
-                         "kernel_ignores": fname in KERNEL_IGNORES})
+                         "hex": raw.hex(" "),
+                         "meaning": _ph_meaning(fname, value, eh["e_type"]),
+                         "kernel_ignores": fname in KERNEL_IGNORES and not dyn_align})
             claim(off, off + fsize, ("phdr", k, fname))
         ph_rows.append(rows)
 
@@ -441,7 +443,9 @@ def _meaning(fname, value, raw, eh, addr_to_off):
         return EM_NAMES.get(value, "unknown machine")
     if fname == "e_entry":
         off = addr_to_off(value)
-        return f"entry point, file offset {off:#x}" if off is not None else "entry point (not in a segment)"
+        rel = " (plus the load address the kernel chooses: ET_DYN)" if eh["e_type"] == ET_DYN else ""
+        return (f"entry point, file offset {off:#x}{rel}" if off is not None
+                else "entry point (not in a segment)")
     if fname == "e_phoff":
         return "program headers' offset" + (" (inside the ELF header)" if value < 64 else "")
     if fname == "e_shoff":
@@ -453,7 +457,13 @@ def _meaning(fname, value, raw, eh, addr_to_off):
     return ""
 
 
-def _ph_meaning(fname, value):
+def _ph_meaning(fname, value, e_type=None):
+    if fname == "p_align" and e_type == ET_DYN:
+        # ET_DYN: the kernel aligns the load address to a power of two
+        if value > 0x1000 and not value & (value - 1):
+            return ("load address aligned to it (ET_DYN)" if value < 1 << 47
+                    else "too large: the kernel cannot map the file (ET_DYN)")
+        return "not a power of two above the page size: no effect (ET_DYN)"
     if fname == "p_type":
         return PT_NAMES.get(value, "unknown type")
     if fname == "p_flags":
@@ -469,6 +479,13 @@ def _ph_meaning(fname, value):
 
 _EXIT_SYSCALLS = (60, 231)
 _STOP = ("ret", "retf", "hlt", "ud2", "int3", "iret", "iretq", "sysret")
+#: conditional jumps taken when every arithmetic flag is clear, as the kernel
+#: starts a process (x86-64 RFLAGS = 0x202); the others fall through.  At the
+#: entry point only (dyn68's magic starts with 7f 45: jg, always taken there)
+_TAKEN_AT_START = frozenset({"jno", "jae", "jnb", "jnc", "jne", "jnz", "jns", "jnp", "jpo",
+                             "ja", "jnbe", "jge", "jnl", "jg", "jnle"})
+_FALLS_AT_START = frozenset({"jo", "jb", "jc", "jnae", "je", "jz", "js", "jp", "jpe", "jbe",
+                             "jna", "jl", "jnge", "jle", "jng"})
 
 
 def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
@@ -506,6 +523,14 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
                     target = int(ops, 16)
                 except ValueError:
                     target = None
+            if addr == entry and target is not None and \
+                    (m in _TAKEN_AT_START or m in _FALLS_AT_START):
+                # the process's first instruction: the flags are known
+                if m in _TAKEN_AT_START:
+                    addr = target
+                else:
+                    addr += ins.size
+                continue
             if target is not None:
                 work.append(target)
             else:

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 
 from . import holes as holesmod
 from . import layouts as layoutsmod
-from .arch import F_ABS, F_PC
+from .arch import F_ABS, F_GOTOFF, F_GOTPCREL, F_PC
 from .elfdefs import PF_W, SHF_EXECINSTR, SHF_WRITE
 from .errors import LayoutError, RelocationError
 from .model import Hole, Layout, Link, Segment, symbol_address
+from .resolve import LINKER_DEFINED
 
 
 #: largest code section the layout considers splitting across holes
@@ -138,6 +139,15 @@ class _Context:
                     if t.section is not None:
                         self.abs32.append(f"{spec.name} at {sec.where()}+{r_off:#x} against "
                                           f"{t.name or t.section.name}")
+        self._pic = None
+
+    @property
+    def pic_problems(self) -> list:
+        """Values that change with the load address (for layouts the kernel
+        places, ET_DYN), computed on first use: see :func:`_pic_problems`."""
+        if self._pic is None:
+            self._pic = _pic_problems(self.link)
+        return self._pic
 
     def tail_order(self, wx: bool) -> list:
         if wx not in self._tail_orders:
@@ -187,9 +197,66 @@ def _referenced_inside(link: Link) -> set:
     return out
 
 
+def _in_image(link: Link, sym) -> bool:
+    """True when ``sym``'s value is an address inside the output (a section's
+    symbol, or a linker-defined one such as _end or _GLOBAL_OFFSET_TABLE_);
+    False for absolute constants and undefined weak symbols (0)."""
+    if sym.section is not None:
+        return True
+    return sym.obj is link.synthetic and sym.name in LINKER_DEFINED
+
+
+def _pic_problems(link: Link) -> list:
+    """Everything whose value would be wrong once the kernel loads the
+    output at an address of its choosing (ET_DYN: all addresses move by the
+    same load bias): an absolute relocation (any size) or a GOT slot holding
+    an address of the image, and a PC-relative value (relative field, relaxed
+    GOT load, GOT-relative offset) naming something outside the image (an
+    absolute symbol, an undefined weak one = 0): its distance from the code
+    changes with the load address."""
+    specs = link.arch.relocs
+    out = []
+    relaxed = link.relaxed
+    for sec in link.kept:
+        obj = sec.obj
+        for r_off, rtype, symidx, _addend in sec.relocs:
+            spec = specs.get(rtype)
+            if spec is None or not symidx:
+                continue
+            f = spec.formula
+            if f not in (F_ABS, F_PC, F_GOTPCREL, F_GOTOFF):
+                continue
+            t = link.target(obj, symidx)
+            inside = _in_image(link, t)
+            name = t.name or (t.section.name if t.section is not None else "a section")
+            at = f"{spec.name} at {sec.where()}+{r_off:#x} against {name}"
+            if f == F_ABS and inside:
+                out.append(f"absolute address: {at}")
+            elif not inside and (f in (F_PC, F_GOTOFF) or
+                                 (f == F_GOTPCREL and (sec, r_off) in relaxed)):
+                what = "undefined weak, address 0" if t.shndx == 0 else "an absolute symbol"
+                out.append(f"PC-relative reference to something outside the image ({what}): {at}")
+    for sym in link.got_symbols:
+        if _in_image(link, sym):
+            out.append(f"GOT slot holding the absolute address of {sym.name}")
+    return out
+
+
 def _check(spec, ctx: _Context, phnum: int) -> None:
     """Raise LayoutError naming why ``spec`` cannot hold this program."""
     spec.check_phnum(phnum)
+    if spec.pic_only:
+        if ctx.link.options.wx and spec.forces_wx(ctx.arch):
+            raise LayoutError(f"layout {spec.name} maps its segment writable and executable "
+                              "(p_flags is forced by the header overlap); --wx cannot be honoured")
+        problems = ctx.pic_problems
+        if problems:
+            more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+            raise LayoutError(f"layout {spec.name} is loaded at an address the kernel chooses "
+                              f"(ET_DYN), but a value in the program depends on the load "
+                              f"address ({problems[0]}{more}); compile it position-independent "
+                              "(rustc -C relocation-model=pie, gcc -fPIE) without pointers in "
+                              "data")
     if not spec.abs32_ok and ctx.abs32:
         more = f" and {len(ctx.abs32) - 1} more" if len(ctx.abs32) > 1 else ""
         raise LayoutError(f"layout {spec.name} loads above 4 GiB, but the code has absolute "
@@ -249,7 +316,25 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
 
     entry_jump = None
     first_hole = None
-    if spec.entry_offset is not None:
+    tail_jump = 0           # bytes of "jmp to the entry" at the start of the tail
+    entry_in_tail = (spec.entry_offset is not None and
+                     spec.entry_start(phnum) >= content_start)
+    if entry_in_tail:
+        # execution continues at the tail's first byte (dyn68: where the
+        # header's jg lands): the entry section goes first there, whole, or
+        # a jump to the entry does
+        if spec.entry_start(phnum) != content_start:
+            return None
+        if entry_mode.startswith("jmp"):
+            tail_jump = 2 if entry_mode == "jmp2" else 5
+            entry_jump = (content_start, tail_jump)
+        else:
+            if entry_sec is None or ctx.entry_sym.value != 0 or \
+                    (split_item is not None and split_item.sec is entry_sec):
+                return None
+            hole_cands = [i for i in hole_cands if i.sec is not entry_sec]
+            tail_first = (entry_sec, False)
+    elif spec.entry_offset is not None:
         # the CPU starts at file byte entry_offset, after entry_prefix; the
         # first hole starts right after the prefix
         if entry_mode.startswith("jmp"):
@@ -334,7 +419,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         rest.remove(match[0])
         rest.insert(0, match[0])
 
-    pos = content_start
+    pos = content_start + tail_jump
     if wx:
         seg1_items = [it for it in rest if not it.writable]
         seg2_items = [it for it in rest if it.writable]
@@ -367,7 +452,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         off2 = _align(pos, first_align)
         pos = lay_out(seg2_items, off2)
     content_end = pos
-    file_end = max(header_end, nz_end if opts.trim_zeros else content_end)
+    file_end = max(header_end + tail_jump, nz_end if opts.trim_zeros else content_end)
     if wx:
         file_end = max(file_end, end1)
     # bss (the headers are mapped too: memory starts after them at the earliest)
@@ -380,7 +465,8 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
 
     # ---- segments
     first_off = spec.first_offset(phnum)
-    f1 = flags0 | spec.flag_bits()
+    f1 = spec.first_flags(flags0, ctx.arch)
+    align = spec.segment_align(page)
     segments = []
     if wx:
         forced = spec.first_filesz(phnum, end1 - first_off, page)
@@ -391,7 +477,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
             fs1 = ms1 = end1 - first_off
             map1_end = _page_round(end1, page)
         segments.append(Segment(offset=first_off, vaddr=base + first_off, filesz=fs1,
-                                memsz=ms1, flags=f1, align=page))
+                                memsz=ms1, flags=f1, align=align))
         delta2 = base + map1_end - (off2 - off2 % page)
         fs2 = max(0, min(file_end, content_end) - off2)
         segments.append(Segment(offset=off2, vaddr=off2 + delta2, filesz=fs2,
@@ -411,8 +497,14 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
                 return None
         else:
             fs, ms = file_end - first_off, mem - first_off
+            forced_ms = spec.first_memsz(phnum)
+            if forced_ms is not None:
+                if ms > forced_ms:
+                    raise LayoutError(f"layout {spec.name} maps {forced_ms} bytes from the file "
+                                      f"on (p_memsz is forced); this program needs {ms}")
+                ms = forced_ms
         segments.append(Segment(offset=first_off, vaddr=base + first_off, filesz=fs, memsz=ms,
-                                flags=f1, align=page))
+                                flags=f1, align=align))
         mem_end_addr = base + mem
     segments[0].paddr = spec.first_paddr()
     if mem_end_addr >= layoutsmod.USER_TOP - page:
@@ -469,7 +561,8 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
                 rel = entry_addr - (base + foff + 5)
                 patches.append((foff, b"\xe9" + (rel & 0xFFFFFFFF).to_bytes(4, "little"),
                                 "jmp to the entry"))
-            holes[0].used.insert(0, (foff, n, "jmp to the entry"))
+            if not entry_in_tail:
+                holes[0].used.insert(0, (foff, n, "jmp to the entry"))
         elif entry_addr != base + start:
             return None
     else:
@@ -508,9 +601,11 @@ def _plan(ctx: _Context, spec) -> _Plan:
             if len(splits) == 3:
                 break
     entry_modes = ["-"]
+    in_tail = spec.entry_offset is not None and spec.entry_start(phnum) >= \
+        spec.header_end(phnum) - (spec.tail_free(phnum) if opts.holes else 0)
     if spec.entry_offset is not None:
-        entry_modes = ["inline", "jmp2", "jmp5"] if opts.holes else []
-        if not opts.holes:
+        entry_modes = ["inline", "jmp2", "jmp5"] if opts.holes or in_tail else []
+        if not opts.holes and not in_tail:
             raise LayoutError(f"layout {spec.name} needs its header holes (the entry is inside "
                               "the ELF header); drop --no-holes")
     best = None
@@ -554,8 +649,13 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
     warnings = []
     for seg in plan.segments:
         if seg.flags & PF_W and seg.flags & layoutsmod.PF_X:
-            warnings.append("a segment is both writable and executable (RWX); use --wx to "
-                            "split code and data (costs one program header)")
+            if plan.spec.forces_wx(link.arch):
+                warnings.append(f"layout {plan.spec.name} maps its segment writable and "
+                                "executable whatever the program needs (p_flags is forced by "
+                                "the header overlap); --wx picks another layout")
+            else:
+                warnings.append("a segment is both writable and executable (RWX); use --wx to "
+                                "split code and data (costs one program header)")
     lay = Layout(base=plan.base, header_size=plan.header_end, segments=plan.segments,
                  entry=plan.entry, file_size=plan.file_size, mem_end=plan.mem_end, got=link.got,
                  name=plan.spec.name, phoff=plan.spec.phoff, holes=plan.holes,
@@ -605,7 +705,7 @@ def layout(link: Link) -> Link:
             return link
         try:                        # trial: every field must take its value here
             relocate(link)
-        except RelocationError as exc:
+        except (RelocationError, LayoutError) as exc:
             considered[:] = [c if c[0] != p.spec.name else (c[0], None, exc.messages[0])
                              for c in considered]
             continue

@@ -13,7 +13,10 @@ A layout is a small object that declares
 * where the entry may be (``entry_offset``: overlap80 starts executing at
   file byte 1, inside the ELF magic);
 * which relocations it tolerates (``abs32_ok``: False when the base lies
-  above 4 GiB, so R_X86_64_32/32S/16/8 absolute fields cannot hold addresses);
+  above 4 GiB, so R_X86_64_32/32S/16/8 absolute fields cannot hold addresses;
+  ``pic_only``: the kernel chooses the load address (ET_DYN), so no value
+  may depend on it: no absolute address of the image anywhere, no
+  PC-relative reference to something outside it);
 * which header bytes the kernel ignores (``holes``) and how many bytes at the
   end of the headers content may overlap (``tail_free``: p_align).
 
@@ -38,7 +41,25 @@ overlap80      80      phdr at 0x18: e_entry is p_type|p_flags<<32, so the
                        base is p_flags<<32 (above 4 GiB) and the entry is file
                        byte 1 (the magic's "ELF" runs as REX prefixes);
                        p_filesz's low half is e_phnum
+dyn68          68 (+3) ET_DYN, phdr at 0xc: e_type|e_machine<<16 is p_flags
+                       (W+X, no R), e_version is p_offset (0xc), e_entry's
+                       high half and e_phoff are p_vaddr (0xc0000000c), so
+                       e_entry = 0xc00000000 is file byte 0: the magic's
+                       7f 45 runs as ``jg .+0x47`` (taken: the kernel starts
+                       a process with every arithmetic flag clear) and the
+                       program starts at file byte 0x47, 3 bytes after the
+                       headers; e_phnum is p_memsz's bits 32-47, so the
+                       kernel maps 4 GiB of zero-filled memory after the
+                       file (it must be able to commit it)
 =============  ======  ========================================================
+
+``dyn68`` is loaded wherever the kernel puts it (ET_DYN without PT_INTERP:
+in the randomised mmap area, fs/binfmt_elf.c): the layout links at the base
+the overlap forces (0xc00000000) and refuses every value that would change
+with the load address (``pic_only``).  The kernel honours p_align for
+ET_DYN: a power of two above the page size aligns the load address, and
+2**47 and above make the process die, so the bytes content puts into p_align
+must not read as a power of two above the page size (``check_content``).
 
 ``wants_pic()`` tells ``tinyelf build`` whether compiling position-independent
 code could unlock a smaller layout (overlap80 refuses absolute 32-bit
@@ -46,7 +67,8 @@ relocations).
 """
 from __future__ import annotations
 
-from .elfdefs import ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRENT, PF_R, PF_W, PF_X
+from .elfdefs import (ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_DYN, ET_EXEC, EV_CURRENT, PF_R,
+                      PF_W, PF_X)
 from .errors import LayoutError
 from .model import Hole
 
@@ -69,7 +91,11 @@ class LayoutSpec:
     phoff = 64
     max_phnum = 16
     abs32_ok = True
+    #: True: the kernel chooses the load address (ET_DYN), so the program
+    #: must not depend on it (see layout._pic_problems)
+    pic_only = False
     spec_valid = False
+    e_type = ET_EXEC
     #: the file offset where execution must start, or None (anywhere)
     entry_offset = None
     #: bytes in front of a forced entry that the CPU executes as prefixes
@@ -84,6 +110,13 @@ class LayoutSpec:
     def holes(self, phnum: int) -> list[Hole]:
         return []
 
+    def entry_start(self, phnum: int) -> int:
+        """With ``entry_offset``: the file offset where the program's own
+        first instruction (or a jump to it) must be.  overlap80: the first
+        hole, right after the prefix; dyn68: where the header's jump lands,
+        the first byte after the headers (the tail)."""
+        return self.entry_offset + len(self.entry_prefix)
+
     def tail_free(self, phnum: int) -> int:
         """Bytes at the end of the headers that content may overlap."""
         return 0
@@ -95,6 +128,20 @@ class LayoutSpec:
     def flag_bits(self) -> int:
         """Extra p_flags bits the overlap forces on the first segment."""
         return 0
+
+    def first_flags(self, flags: int, arch) -> int:
+        """p_flags of the first segment, given the flags the program needs."""
+        return flags | self.flag_bits()
+
+    def forces_wx(self, arch) -> bool:
+        """True when the first segment is writable and executable whatever
+        the program needs (then ``--wx`` cannot be honoured)."""
+        f = self.first_flags(PF_R | PF_X, arch)
+        return bool(f & PF_W and f & PF_X)
+
+    def segment_align(self, page: int) -> int:
+        """p_align of the first segment."""
+        return page
 
     def first_paddr(self):
         """Forced p_paddr of the first segment, or None (= p_vaddr)."""
@@ -110,9 +157,19 @@ class LayoutSpec:
         are free: ``need`` is how many bytes from p_offset must be mapped."""
         return None
 
+    def first_memsz(self, phnum: int):
+        """Forced p_memsz of the first segment (p_filesz free), or None."""
+        return None
+
+    def check_content(self, lay, image) -> str | None:
+        """After relocation: why the bytes content put into header fields
+        cannot stay there, or None (``image``: the relocated file image,
+        without the layout's patches, which are in ``lay.patches``)."""
+        return None
+
     def ehdr_fields(self, lay, arch) -> dict:
         """Every ELF header field's value for the finished layout ``lay``."""
-        return dict(e_ident=standard_ident(), e_type=ET_EXEC, e_machine=arch.e_machine,
+        return dict(e_ident=standard_ident(), e_type=self.e_type, e_machine=arch.e_machine,
                     e_version=EV_CURRENT, e_entry=lay.entry, e_phoff=self.phoff, e_shoff=0,
                     e_flags=0, e_ehsize=64, e_phentsize=PHENT, e_phnum=len(lay.segments),
                     e_shentsize=0, e_shnum=0, e_shstrndx=0)
@@ -252,8 +309,99 @@ class Overlap80(LayoutSpec):
         return f
 
 
+class Dyn68(LayoutSpec):
+    name = "dyn68"
+    summary = ("ET_DYN, program header at 0xc: e_type|e_machine<<16 = p_flags, e_version = "
+               "p_offset, e_entry/e_phoff = p_vaddr; the magic's 7f 45 (jg) jumps to file "
+               "byte 0x47; loaded at an address the kernel chooses")
+    phoff = 0x0c
+    max_phnum = 1      # e_phnum is p_memsz's bits 32-47, and a second header would reach 0x7c
+    abs32_ok = False
+    pic_only = True
+    e_type = ET_DYN
+    #: the file offset the kernel's entry point names (e_entry = base)
+    entry_offset = 0
+    #: where execution continues: 7f 45 is "jg .+0x47", taken at process start
+    ENTRY_TARGET = 0x47
+    #: p_offset = e_version; the base the overlap forces: p_vaddr - p_offset
+    #: = (e_phoff << 32 | e_entry >> 32) - e_version, e_entry's low half = 0
+    BASE = 0x0c << 32
+    forced = ((0x00, 2, "7f 45 of the magic = jg .+0x47: execution continues at file byte 0x47"),
+              (0x0c, 4, "e_ident[12:16] = p_type PT_LOAD (1)"),
+              (0x10, 4, "e_type ET_DYN, e_machine = p_flags (0x3e0003: W+X)"),
+              (0x14, 8, "e_version, e_entry's low half = p_offset (0xc)"),
+              (0x1c, 8, "e_entry's high half, e_phoff's low half = p_vaddr (0xc0000000c)"),
+              (0x24, 4, "e_phoff's high half = p_paddr's low half (0)"),
+              (0x2c, 8, "e_shoff's high half, e_flags = p_filesz (file size - 0xc)"),
+              (0x36, 6, "e_phentsize=56, e_phnum=1, e_shentsize=0 = p_memsz's upper bytes "
+                        "(p_memsz = 0x100380000: 4 GiB zero-filled)"))
+
+    def header_end(self, phnum):
+        # 68 bytes of headers, then the 3 bytes the entry jump skips
+        return self.ENTRY_TARGET
+
+    def holes(self, phnum):
+        return [Hole(0x04, 8, "e_ident[4:12]"),
+                Hole(0x28, 4, "e_shoff's low half (p_paddr)"),
+                Hole(0x34, 2, "e_ehsize (p_memsz's low bits)"),
+                Hole(0x3c, 11, "e_shnum+e_shstrndx+p_align, 3 skipped")]
+
+    def entry_start(self, phnum):
+        return self.ENTRY_TARGET
+
+    def first_offset(self, phnum):
+        return self.phoff    # p_offset is e_version
+
+    def first_flags(self, flags, arch):
+        return ET_DYN | arch.e_machine << 16     # forced, whatever the program needs
+
+    def first_paddr(self):
+        return 0             # e_phoff's high half; the high half is a hole
+
+    def segment_align(self, page):
+        return 0             # p_align's bytes are a hole; 0: the kernel ignores it
+
+    def first_memsz(self, phnum):
+        return 1 << 32 | PHENT << 16     # e_ehsize=0, e_phentsize, e_phnum=1, e_shentsize=0
+
+    def base_for(self, flags, requested, default):
+        if requested is not None:
+            raise LayoutError(f"layout {self.name} is loaded wherever the kernel puts it "
+                              f"(ET_DYN); --base {requested:#x} cannot be honoured")
+        return self.BASE
+
+    def check_content(self, lay, image):
+        lo = 0x3c
+        b = bytearray(image[lo:lo + 8].ljust(8, b"\0"))
+        for foff, data, _what in lay.patches:
+            for k, byte in enumerate(data):
+                if lo <= foff + k < lo + 8:
+                    b[foff + k - lo] = byte
+        v = int.from_bytes(b, "little")
+        if v > 0x1000 and not v & (v - 1):
+            return (f"layout {self.name}: the content in p_align (file bytes 0x3c..0x44) reads "
+                    f"as {v:#x}, a power of two above the page size: the kernel would align "
+                    "the load address to it (from 2**47 on the process dies)")
+        return None
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert seg.offset == self.phoff and seg.vaddr == self.BASE + self.phoff
+        assert lay.entry == self.BASE and seg.flags == ET_DYN | arch.e_machine << 16
+        ident = ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(5) + \
+            (1).to_bytes(4, "little")                       # p_type PT_LOAD
+        f.update(e_ident=ident, e_type=ET_DYN, e_version=seg.offset, e_entry=lay.entry,
+                 e_phoff=self.phoff, e_shoff=(seg.filesz & 0xFFFFFFFF) << 32, e_flags=seg.filesz >> 32,
+                 e_ehsize=seg.memsz & 0xFFFF, e_phentsize=PHENT, e_phnum=1,
+                 e_shentsize=seg.memsz >> 48, e_shnum=seg.align & 0xFFFF,
+                 e_shstrndx=(seg.align >> 16) & 0xFFFF)
+        assert (seg.memsz >> 16) & 0xFFFF == PHENT and (seg.memsz >> 32) & 0xFFFF == 1
+        return f
+
+
 #: every layout, largest header first
-LAYOUTS = (Strict(), Overlap112(), Overlap104(), Overlap80())
+LAYOUTS = (Strict(), Overlap112(), Overlap104(), Overlap80(), Dyn68())
 NAMES = tuple(l.name for l in LAYOUTS)
 BY_NAME = {l.name: l for l in LAYOUTS}
 
@@ -274,10 +422,11 @@ def candidates(name: str) -> list[LayoutSpec]:
 def wants_pic() -> bool:
     """True: position-independent code (no absolute 32-bit relocations; use
     ``-C relocation-model=pie`` for rustc, ``-fPIE``/``-fPIC`` for gcc) can
-    unlock a smaller layout (overlap80, whose base lies above 4 GiB).  For
+    unlock a smaller layout (overlap80, whose base lies above 4 GiB; dyn68,
+    loaded wherever the kernel puts it).  For
     ``tinyelf build`` to decide whether to compile PIC; it should then link
     both ways or trust that PIC is never larger by more than the header
-    bytes saved (24 bytes against overlap104)."""
+    bytes saved (24 bytes against overlap104, more with dyn68)."""
     return any(not l.abs32_ok for l in LAYOUTS)
 
 

@@ -5,7 +5,9 @@ Input: a laid-out link.  Output: ``link.image``, a bytearray of the whole file
 file offset, every relocation applied with its psABI formula, GOT slots
 filled.  Errors, all at once: any value that does not fit its field (like
 GNU ld's "relocation truncated to fit"), naming type, symbol, file, section
-and offset.  Invariant: every byte written by a relocation was range-checked.
+and offset; then a LayoutError when the content the layout put into header
+fields reads as a value the kernel would act on (``LayoutSpec.check_content``:
+dyn68's p_align).  Invariant: every byte written by a relocation was range-checked.
 """
 from __future__ import annotations
 
@@ -106,5 +108,10 @@ def relocate(link: Link) -> Link:
             image[pos:pos + size] = (v & _MASKS[size]).to_bytes(size, "little")
     if problems:
         raise RelocationError(*problems)
+    from .layouts import BY_NAME
+    spec = BY_NAME.get(lay.name)
+    problem = spec.check_content(lay, image) if spec is not None else None
+    if problem:
+        raise LayoutError(problem)
     link.image = image
     return link

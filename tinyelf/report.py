@@ -24,15 +24,22 @@ ORDER = ("header", "code", "rodata", "data", "got", "jumps", "padding")
 WX_WARNING = ("segment {i} is both writable and executable (RWX): a write to data could "
               "become code; link with --wx to split code (R+X) and data (R+W) at the cost of "
               "one program header")
+#: dyn68's one segment is W+X whatever the program needs (p_flags is
+#: e_type | e_machine << 16)
+WX_FORCED = ("segment {i} is writable and executable: layout {layout} forces it (p_flags is "
+             "e_type | e_machine << 16); link with --wx (another layout) for W^X")
 
 
 def _flags(f: int) -> str:
     return ("R" if f & PF_R else "-") + ("W" if f & PF_W else "-") + ("X" if f & PF_X else "-")
 
 
-def _wx_warnings(segments) -> list:
-    return [WX_WARNING.format(i=i) for i, s in enumerate(segments)
-            if s["flags"] & PF_W and s["flags"] & PF_X]
+def _wx_warnings(segments, layout: str = "") -> list:
+    from . import layouts
+    spec = layouts.BY_NAME.get(layout)
+    forced = spec is not None and spec.pic_only
+    return [(WX_FORCED if forced and i == 0 else WX_WARNING).format(i=i, layout=layout)
+            for i, s in enumerate(segments) if s["flags"] & PF_W and s["flags"] & PF_X]
 
 
 def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
@@ -95,7 +102,7 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
         "sections": sections,
         "passes": dict(getattr(link, "squeezed", {}) or {}),
         "considered": [{"layout": n, "size": s, "reason": r} for n, s, r in lay.considered],
-        "warnings": _wx_warnings(segments),
+        "warnings": _wx_warnings(segments, lay.name),
     }
     if ld_baseline and inputs:
         rep["gnu_ld"] = gnu_ld_size(inputs, link.options.entry)
@@ -125,7 +132,8 @@ def gnu_ld_size(inputs, entry="_start"):
             return None
 
 
-_LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x18: "overlap80"}
+_LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x18: "overlap80",
+                    0x0c: "dyn68"}
 
 
 def file_report(data: bytes) -> dict:
@@ -160,7 +168,7 @@ def file_report(data: bytes) -> dict:
         "after_header": max(0, len(data) - header_end),
         "bss_memory": bss,
         "segments": segments,
-        "warnings": _wx_warnings(loads),
+        "warnings": _wx_warnings(loads, _LAYOUT_BY_PHOFF.get(e_phoff, "")),
         "note": "decoded from the headers only; `tinyelf pack --report` shows what went where",
     }
 
