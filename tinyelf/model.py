@@ -13,6 +13,7 @@ Python value; they are decoded lazily, only for sections that the link keeps.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .elfdefs import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS,
