@@ -139,11 +139,12 @@ def exit_now(status: int) -> None:
     (more than GNU ld's whole link); the output file is already written and
     closed, so flush the standard streams and leave.  Console scripts only:
     the library never exits."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        status = status or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):     # a closed or broken pipe
+            status = status or 1
     os._exit(status)
 
 
