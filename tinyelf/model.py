@@ -119,6 +119,9 @@ class Symbol:
     obj: "ObjectFile"
     index: int
     section: Section | None = None
+    #: st_shndx was SHN_XINDEX: ``shndx`` is a real section index from the
+    #: SHT_SYMTAB_SHNDX table, even where it reads like SHN_ABS or SHN_COMMON
+    extended: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -134,11 +137,11 @@ class Symbol:
 
     @property
     def is_common(self) -> bool:
-        return self.shndx == SHN_COMMON
+        return self.shndx == SHN_COMMON and not self.extended
 
     @property
     def is_abs(self) -> bool:
-        return self.shndx == SHN_ABS
+        return self.shndx == SHN_ABS and not self.extended
 
     def __repr__(self) -> str:
         return f"<Symbol {self.name} in {self.obj.name}>"
