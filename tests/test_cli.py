@@ -40,3 +40,17 @@ def test_help_lists_every_command():
     assert r.returncode == 0
     for name in COMMANDS:
         assert re.search(rf"^\s+{name}\s", r.stdout, re.M), name
+
+
+def test_pack_time_lists_every_pass(sample_obj, tmp_path):
+    from tinyelf.driver import PASSES, PASS_NAMES
+    from conftest import run_exe
+    out = tmp_path / "hello"
+    r = run_tinyelf("pack", sample_obj("hello.c"), "-o", out, "--time")
+    assert r.returncode == 0 and r.stdout == ""
+    names = [line.split()[2] for line in r.stderr.splitlines()]
+    want = ["read"] + [PASS_NAMES.get(p.__name__, p.__name__) for p in PASSES]
+    assert names[:-1] == want and names[-1] in ("process", "passes")
+    for line in r.stderr.splitlines():
+        assert re.fullmatch(r"tinyelf: time: \S+ +\d+(\.\d)? +ms.*", line), line
+    assert run_exe(out, as_nobody=True) == (b"Hello, world!\n", 0)

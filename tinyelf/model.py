@@ -296,6 +296,8 @@ class Link:
     image: bytearray | None = None
     # write
     output: bytes | None = None
+    #: [(pass name, wall seconds)] in order, filled by the driver
+    timings: list = field(default_factory=list)
 
     def references(self):
         """``(section, offset, type, addend, target)`` for every relocation of
