@@ -56,6 +56,24 @@ def inputs(bench_dir):
     return built
 
 
+def startup_line(rounds: int = 9) -> str:
+    """The floor under every tinyelf time: this interpreter doing nothing
+    (``python -c pass``), and importing tinyelf's link modules and lief."""
+    import statistics
+    import sys
+
+    def median(code):
+        return statistics.median(benchlib.timed_run([sys.executable, "-c", code])[0]
+                                 for _ in range(rounds))
+    bare = median("pass")
+    mods = median("import tinyelf.driver, tinyelf.cli, tinyelf.commands.pack, "
+                  "tinyelf.lief_reader, tinyelf.archive")
+    lief = median("import lief")
+    return (f"interpreter start-up (`python -c pass`): {bare:.3f} s; with tinyelf's link "
+            f"modules imported: {mods:.3f} s; with lief imported: {lief:.3f} s "
+            f"(included in every tinyelf time above)")
+
+
 def summary_lines() -> list[str]:
     if not RESULTS:
         return []
@@ -77,6 +95,8 @@ def summary_lines() -> list[str]:
         n = RESULTS.get((inp, "tinyelf --no-lief"))
         row.append(f"{n['median'] / l['median']:.0f}x" if n and l else "-")
         lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append(startup_line())
     one, eight = RESULTS.get(("gen1x", "tinyelf")), RESULTS.get(("gen8x", "tinyelf"))
     if one and eight:
         lines.append("")

@@ -9,7 +9,6 @@ with is kept under tests/fuzz/crashers/ and replayed here.
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
 from pathlib import Path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pathlib import Path
 
-from conftest import SAMPLES, run_exe, run_tinyelf
+from conftest import run_exe, run_tinyelf
 
 GREET = r"""
 static long sys3(long n, long a, long b, long c)

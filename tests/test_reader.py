@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from asmutil import requires_as
 from conftest import requires_rustc, run_exe, run_tinyelf
 
 
@@ -77,3 +78,58 @@ def test_tinyelf_ld_no_lief(sample_obj, build_dir):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.returncode == 0, proc.stderr
     assert run_exe(out) == (b"Hello, world!\n", 0)
+
+
+def _many_sections_source(n=70000, first=65260, last=65545):
+    """An object with more than 65,279 sections (extended section numbering:
+    the counts live in section 0, symbols index SHT_SYMTAB_SHNDX).  _start
+    calls a chain of global functions whose sections are numbered
+    first..last, across 0xff00-0xffff where plain indices mean SHN_ABS,
+    SHN_COMMON ...; each adds 1 on the way back."""
+    lines = [".globl _start", '.section .text._start,"ax",@progbits', "_start:",
+             f"  call f{first}", "  mov %eax, %edi", "  mov $60, %eax", "  syscall"]
+    for i in range(n):
+        lines += [f'.section .text.f{i},"ax",@progbits', f".globl f{i}", f"f{i}:"]
+        if first <= i < last:
+            lines += [f"  call f{i + 1}", "  add $1, %eax", "  ret"]
+        elif i == last:
+            lines += ["  xor %eax, %eax", "  ret"]
+        else:
+            lines += ["  ret"]
+    return "\n".join(lines) + "\n", (last - first) % 256
+
+
+@requires_as
+def test_extended_section_numbering(tmp_path):
+    from asmutil import assemble
+    src, status = _many_sections_source()
+    obj = assemble(src, tmp_path / "many.o")
+    head = subprocess.run(["readelf", "-h", str(obj)], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout
+    assert "Number of section headers:         0 (70" in head     # really extended
+    out = tmp_path / "many"
+    r = run_tinyelf("pack", obj, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert run_exe(out, as_nobody=True) == (b"", status)
+    r = run_tinyelf("pack", "--no-lief", obj, "-o", tmp_path / "many2")
+    assert r.returncode == 0 and (tmp_path / "many2").read_bytes() == out.read_bytes()
+
+
+def test_extended_index_without_its_table_is_corrupt(sample_obj):
+    """A symbol with st_shndx = SHN_XINDEX in an object without an
+    SHT_SYMTAB_SHNDX table: one error line."""
+    import struct
+    from tinyelf.elfdefs import SHDR64, SYM64, SHT_SYMTAB
+    from tinyelf.lief_reader import read_object
+    from tinyelf.errors import InputError
+    data = bytearray(sample_obj("hello.c").read_bytes())
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, = struct.unpack_from("<H", data, 0x3c)
+    for i in range(shnum):
+        h = SHDR64.unpack_from(data, shoff + i * SHDR64.size)
+        if h[1] == SHT_SYMTAB:
+            off = h[4] + SYM64.size * (h[5] // SYM64.size - 1)     # the last symbol
+            struct.pack_into("<H", data, off + 6, 0xFFFF)
+    with pytest.raises(InputError) as info:
+        read_object("x.o", bytes(data), cross_check=False)
+    assert "no SHT_SYMTAB_SHNDX table" in str(info.value)

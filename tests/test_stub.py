@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import SAMPLES, run_exe, run_tinyelf
+from conftest import run_exe, run_tinyelf
 
 ENV_MAIN = r"""
 static long sys3(long n, long a, long b, long c)
@@ -54,7 +54,6 @@ def test_argv_and_envp_reach_main(build_dir):
 
 
 def test_own_start_wins_and_is_unchanged(sample_obj):
-    import tinyelf
     from tinyelf.driver import run
     from tinyelf.model import LinkOptions
     lk = run([sample_obj("hello.c")], LinkOptions())

@@ -30,14 +30,43 @@ class _UsageExit(Exception):
     pass
 
 
+#: the libraries tinyelf runs on, for --version and bug reports
+ENGINES = ("lief", "capstone", "keystone-engine")
+
+
+def version_text() -> str:
+    """``tinyelf 0.1.0 (lief 0.15.1, capstone 5.0.7, keystone-engine 0.9.2)``,
+    read from the installed distributions' metadata (nothing is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+    parts = []
+    for dist in ENGINES:
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    return f"tinyelf {__version__} ({', '.join(parts)})"
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        raise _VersionExit()
+
+
+class _VersionExit(Exception):
+    pass
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line, or with ``only`` just that subcommand's parser
     (tinyelf runs inside builds: ``tinyelf pack`` should not import the
     modules behind ``build``, ``inspect`` and the rest)."""
-    from . import __version__
     parser = _Parser(prog="tinyelf", description="Link x86-64 objects into the smallest "
                      "Linux executables that still run.")
-    parser.add_argument("--version", action="version", version=f"tinyelf {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="print tinyelf's version and the engines it uses, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS if only not in COMMANDS else (only,):
@@ -62,6 +91,8 @@ def guarded(action) -> int:
     except _UsageExit as exc:
         error(str(exc))
         return 1
+    except _VersionExit:
+        return 0
     except TinyElfError as exc:
         detail = getattr(exc, "detail", "")
         if detail:   # a compiler's own messages, as it printed them
@@ -108,11 +139,12 @@ def exit_now(status: int) -> None:
     (more than GNU ld's whole link); the output file is already written and
     closed, so flush the standard streams and leave.  Console scripts only:
     the library never exits."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        status = status or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):     # a closed or broken pipe
+            status = status or 1
     os._exit(status)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .elfdefs import SHF_GNU_RETAIN, SHN_UNDEF, STB_WEAK
+from .elfdefs import SHF_GNU_RETAIN, SHN_LORESERVE, SHN_UNDEF, STB_WEAK
 from .errors import LinkError, UnsupportedError
 from .model import Link, ObjectFile
 
@@ -117,7 +117,8 @@ def collect(link: Link) -> Link:
                 elif t.shndx == SHN_UNDEF:
                     if t.bind != STB_WEAK:
                         undefined.setdefault(t.name, []).append(f"{sec.where()}+{r_off:#x}")
-                elif t.shndx < 0xFF00 and t.obj.sections[t.shndx] is None and t is obj.symbols[symidx]:
+                elif (t.extended or t.shndx < SHN_LORESERVE) and \
+                        t.obj.sections[t.shndx] is None and t is obj.symbols[symidx]:
                     undefined.setdefault(t.name or f"section {t.shndx}", []).append(
                         f"{sec.where()}+{r_off:#x} (refers to a section tinyelf does not load)")
     else:

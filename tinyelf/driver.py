@@ -9,6 +9,7 @@ docstring that states what it takes, what it fills in and what holds after.
 from __future__ import annotations
 
 import gc
+from time import perf_counter
 
 from . import arch as archmod
 from .collect import collect
@@ -24,6 +25,8 @@ from .stub import add_start_stub
 from .writer import write
 
 PASSES = (add_start_stub, resolve, collect, merge, scan, squeeze, layout, relocate, write)
+#: function name -> pass name, where they differ
+PASS_NAMES = {"add_start_stub": "stub"}
 
 
 def run(inputs, options: LinkOptions) -> Link:
@@ -36,10 +39,15 @@ def run(inputs, options: LinkOptions) -> Link:
     paused = gc.isenabled()
     gc.disable()
     try:
+        t0 = perf_counter()
         lk = Link(options=options, arch=archmod.get(options.arch))
         lk = read(lk, inputs)
+        times = [("read", perf_counter() - t0)]
         for p in PASSES:
+            t0 = perf_counter()
             lk = p(lk)
+            times.append((PASS_NAMES.get(p.__name__, p.__name__), perf_counter() - t0))
+        lk.timings = times
         return lk
     finally:
         if paused:

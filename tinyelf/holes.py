@@ -1,11 +1,13 @@
 """Header holes: which code may be split to fill them, and how.
 
-Straight-line code may be cut at instruction boundaries (capstone decodes the
-whole section) and continued with a two-byte ``jmp rel8``.  A section is
-splittable only when every rule below holds, otherwise it is placed whole:
+Straight-line code may be cut at instruction boundaries and continued with a
+two-byte ``jmp rel8``.  The section is decoded by the arch's opcode tables
+(``Arch.decode_insns``, tinyelf/arch/x86_64_insn.py), by capstone where they
+give up.  A section is splittable only when every rule below holds, otherwise
+it is placed whole:
 
-* capstone decodes the section from its first to its last byte, with no
-  invalid instruction, and every relocation field lies inside one instruction;
+* the section decodes from its first to its last byte, with no invalid
+  instruction, and every relocation field lies inside one instruction;
 * every reference into the section from anywhere (relocations in any kept
   section, the entry symbol, GOT slots) targets offset 0, so moving the rest
   of the section cannot change any address taken;

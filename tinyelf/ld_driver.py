@@ -427,8 +427,8 @@ def main(argv=None) -> int:
     def action():
         plan = parse(argv)
         if plan.version:
-            from . import __version__
-            print(f"{PROG} (tinyelf {__version__}): a cc-style front end to tinyelf for rustc "
+            from .cli import version_text
+            print(f"{PROG} ({version_text()}): a cc-style front end to tinyelf for rustc "
                   "and cargo\nusage: tinyelf-ld [cc-style options] OBJECTS... [-o OUT]  "
                   "(see the README, 'tinyelf as rustc's and cargo's linker')")
             return 0

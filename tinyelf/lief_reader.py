@@ -150,7 +150,10 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
                          f"tinyelf supports: {', '.join(archmod.names())}")
     shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx)
 
-    if not cross_check:
+    # more than 65,279 sections: the counts live in section 0 (extended
+    # numbering).  lief (0.15 and 1.0) reads no section at all from such an
+    # object, so tinyelf's own validated reading is the only one there is
+    if not cross_check or e_shnum == 0 or e_shstrndx == SHN_XINDEX:
         return _convert(name, data, shdrs, None, from_archive)
     lief = _import_lief()
     try:
@@ -295,6 +298,7 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
         symstr = bytes(mv[str_h[4]:str_h[4] + str_h[5]])
         raw = mv[sym_h[4]:sym_h[4] + sym_h[5]]
         symbols = obj.symbols
+        xindex = _extended_indices(name, mv, shdrs, symtab_idx, nsyms)
         for idx, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(SYM64.iter_unpack(raw)):
             bind, stype = st_info >> 4, st_info & 0xF
             if idx and st_name:
@@ -305,10 +309,17 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
             else:
                 symname = ""
             section = None
-            if st_shndx == SHN_XINDEX:
-                raise InputError(f"{name}: symbol {symname or idx} uses extended section indices "
-                                 "(more than 65,280 sections), which tinyelf does not support")
-            if st_shndx != SHN_UNDEF and st_shndx < SHN_LORESERVE:
+            extended = st_shndx == SHN_XINDEX
+            if extended:    # the section index is in the SHT_SYMTAB_SHNDX table
+                if xindex is None:
+                    raise InputError(f"{name}: symbol {symname or idx} has an extended section "
+                                     "index but the object has no SHT_SYMTAB_SHNDX table: "
+                                     "corrupt object")
+                st_shndx = xindex[idx]
+                if st_shndx == SHN_UNDEF:
+                    raise InputError(f"{name}: symbol {symname or idx} has extended section "
+                                     "index 0: corrupt object")
+            if st_shndx != SHN_UNDEF and (extended or st_shndx < SHN_LORESERVE):
                 if st_shndx >= nsec:
                     raise InputError(f"{name}: symbol {symname or idx} refers to section {st_shndx}, "
                                      f"out of range ({nsec} sections): corrupt object")
@@ -317,7 +328,7 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
                     symname = section.name
             symbols.append(Symbol(name=symname, bind=bind, type=stype, visibility=st_other & 3,
                                   shndx=st_shndx, value=st_value, size=st_size, obj=obj,
-                                  index=idx, section=section))
+                                  index=idx, section=section, extended=extended))
         first_global = sym_h[7]
         if first_global > nsyms:
             raise InputError(f"{name}: symbol table's first global index {first_global} is out of range: corrupt object")
@@ -365,6 +376,18 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
             obj.unsupported.setdefault(sec.name, f"thread-local storage ({sec.name}) needs a TLS "
                                        "set-up that tinyelf's static, runtime-free outputs do not have")
     return obj
+
+
+def _extended_indices(name, mv, shdrs, symtab_idx, nsyms):
+    """The SHT_SYMTAB_SHNDX table of the symbol table (one 32-bit section
+    index per symbol, used where st_shndx is SHN_XINDEX), or None."""
+    for i, h in enumerate(shdrs):
+        if h[1] == SHT_SYMTAB_SHNDX and h[6] == symtab_idx:
+            if h[5] < 4 * nsyms:
+                raise InputError(f"{name}: extended section index table (section {i}) holds "
+                                 f"{h[5] // 4} entries for {nsyms} symbols: corrupt object")
+            return struct.unpack_from(f"<{nsyms}I", mv, h[4])
+    return None
 
 
 def _reloc_loader(name, obj, section, raw):

@@ -13,6 +13,7 @@ Python value; they are decoded lazily, only for sections that the link keeps.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .elfdefs import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS,
@@ -118,6 +119,9 @@ class Symbol:
     obj: "ObjectFile"
     index: int
     section: Section | None = None
+    #: st_shndx was SHN_XINDEX: ``shndx`` is a real section index from the
+    #: SHT_SYMTAB_SHNDX table, even where it reads like SHN_ABS or SHN_COMMON
+    extended: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -133,11 +137,11 @@ class Symbol:
 
     @property
     def is_common(self) -> bool:
-        return self.shndx == SHN_COMMON
+        return self.shndx == SHN_COMMON and not self.extended
 
     @property
     def is_abs(self) -> bool:
-        return self.shndx == SHN_ABS
+        return self.shndx == SHN_ABS and not self.extended
 
     def __repr__(self) -> str:
         return f"<Symbol {self.name} in {self.obj.name}>"
@@ -292,6 +296,8 @@ class Link:
     image: bytearray | None = None
     # write
     output: bytes | None = None
+    #: [(pass name, wall seconds)] in order, filled by the driver
+    timings: list = field(default_factory=list)
 
     def references(self):
         """``(section, offset, type, addend, target)`` for every relocation of

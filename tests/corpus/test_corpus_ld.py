@@ -49,7 +49,7 @@ REJECT_MARKERS = {"ctor": (".init_array", ".fini_array"), "tls": (".tdata", ".tb
 
 @pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if v.reject])
 def test_rejected_variant_builds_with_marker_sections(results, name):
-    r, workdir = results[0][name], results[1]
+    r = results[0][name]
     assert r.ok, r.note
     obj = next(o for o in r.objs if os.path.basename(o) == corpus._obj_name(r.variant.sources[0]))
     sections = subprocess.run(["readelf", "-SW", obj], capture_output=True, text=True,

@@ -34,7 +34,8 @@ def register(sub):
 def run(args) -> int:
     from .. import toolchain
     from ..output import check_not_input, write_atomic
-    from .pack import layout_notes, options_from, print_report, warn_sidecar, write_extras
+    from .pack import (layout_notes, options_from, print_report, print_times, warn_sidecar,
+                       write_extras)
     check_not_input(args.output, [args.source])
     with tempfile.TemporaryDirectory(prefix="tinyelf-build-") as tmp:
         lk, inputs, how = toolchain.build_and_link(args.source, tmp, options_from(args),
@@ -43,4 +44,5 @@ def run(args) -> int:
         write_atomic(args.output, lk.output)
         warn_sidecar(args)
         print_report(args, lk, inputs, notes=layout_notes(args) + how)
+        print_times(args, lk)
     return 0
