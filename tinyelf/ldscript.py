@@ -91,6 +91,13 @@ def render(link: Link) -> str:
         beyond.append(f"the {getattr(lay, 'name', '')} layout puts code or data inside the "
                       "ELF headers")
         flags += ["--layout strict", "--no-holes"]
+    else:
+        from .layouts import BY_NAME
+        spec = BY_NAME.get(getattr(lay, "name", ""))
+        if spec is not None and (spec.entry_offset is not None or spec.pic_only):
+            # dyn68: execution enters through the ELF magic, the file is ET_DYN
+            beyond.append(f"the {lay.name} layout starts the program inside the ELF header")
+            flags.append("--layout strict")
     squeezed = getattr(link, "squeezed", None) or {}
     if squeezed.get("merge_strings"):
         beyond.append("tinyelf merged strings")

@@ -81,6 +81,7 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
         holes.append({"offset": h.offset, "size": h.size, "field": h.field, "used": used,
                       "contents": [{"offset": o, "size": n, "what": w} for o, n, w in h.used]})
     tail_overlap = max(0, lay.header_size - lay.content_start)
+    headers_end = min(lay.header_size, max(EHDR64.size, lay.phoff + PHDR64.size * nseg))
     rep = {
         "file": size,
         "layout": lay.name,
@@ -88,7 +89,9 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
         "entry": lay.entry,
         "bytes": counts,
         "header": {"end": lay.header_size, "ehdr": EHDR64.size, "phdrs": PHDR64.size * nseg,
-                   "overlap": EHDR64.size + PHDR64.size * nseg - lay.header_size,
+                   "overlap": EHDR64.size + PHDR64.size * nseg - headers_end,
+                   # dyn68: the bytes between the headers and where its entry jump lands
+                   "skipped": lay.header_size - headers_end,
                    "content_in_header": in_holes + sum(len(d) for f, d, _w in lay.patches
                                                       if f < lay.header_size),
                    "tail_overlap": tail_overlap,
@@ -179,8 +182,9 @@ def render(rep: dict, as_json: bool = False) -> str:
     out = []
     h = rep["header"]
     out.append(f"{rep['file']} bytes, layout {rep['layout']}, entry {rep['entry']:#x}")
+    skipped = (f", + {h['skipped']} bytes the entry jump skips" if h.get("skipped") else "")
     out.append(f"  headers      {h['end']:>6}  (ELF header {h['ehdr']} + program headers "
-               f"{h['phdrs']} - {h['overlap']} overlapped)")
+               f"{h['phdrs']} - {h['overlap']} overlapped{skipped})")
     if "bytes" in rep:
         b = rep["bytes"]
         for f in h.get("forced", ()):

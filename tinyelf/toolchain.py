@@ -30,7 +30,7 @@ RUSTC_LTO_FLAGS = RUSTC_FLAGS + ("-C", "lto")
 
 #: position-independent variants (what ``tinyelf build`` compiles when that
 #: unlocks a smaller layout: overlap80 loads above 4 GiB, where absolute
-#: 32-bit relocations cannot hold addresses)
+#: 32-bit relocations cannot hold addresses, dyn68 wherever the kernel puts it)
 RUSTC_PIC_FLAGS = tuple("relocation-model=pie" if f == "relocation-model=static" else f
                         for f in RUSTC_FLAGS)
 RUSTC_PIC_OBJ_FLAGS = RUSTC_PIC_FLAGS + ("--emit=obj",)
@@ -268,7 +268,7 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     (:func:`has_pic_choice`), compile it both static and position-independent
     (at the same time, in two directories), link both and keep the smaller
     output (the static one on a tie): PIC code can be larger, but only it can
-    use overlap80 (:func:`tinyelf.layouts.wants_pic`).  With an explicit
+    use overlap80 and dyn68 (:func:`tinyelf.layouts.wants_pic`).  With an explicit
     layout, compile what that layout needs: PIC when it refuses absolute
     32-bit relocations, else static."""
     from . import layouts
