@@ -86,7 +86,9 @@ class _Plan:
 
     @property
     def key(self):
-        return (self.file_size, self.npieces, len(self.patches))
+        # on a tie in size, a layout the kernel places (dyn68: W+X, 4 GiB of
+        # zero-filled memory) loses to one that loads where it is linked
+        return (self.file_size, self.spec.pic_only, self.npieces, len(self.patches))
 
 
 class _Context:
