@@ -290,7 +290,11 @@ def test_no_holes_still_works(sample_obj, build_dir):
     exe = build_dir / "dyn_noholes"
     rep = report(sample_obj("exit.rs"), "--layout", "dyn68", "--no-holes", "-o", exe)
     assert rep["header"]["content_in_header"] == 0
-    assert run_exe(exe, as_nobody=True) == (b"", 42)
+    # no jump: the entry section itself is where the header's jg lands
+    assert rep["bytes"]["jumps"] == 0 and rep["file"] == 0x47 + rep["bytes"]["code"]
+    assert [s["offset"] for s in rep["sections"] if "_start" in s["name"]] == [0x47]
+    for nobody in (False, True, False, True):
+        assert run_exe(exe, as_nobody=nobody) == (b"", 42)
 
 
 @requires_rustc

@@ -341,7 +341,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         # first hole starts right after the prefix
         if entry_mode.startswith("jmp"):
             n = 2 if entry_mode == "jmp2" else 5
-            if not free or free[0][0] != spec.entry_offset + len(spec.entry_prefix):
+            if not free or free[0][0] != spec.entry_start(phnum):
                 return None
             entry_jump = (free[0][0], n)
             free[0] = [free[0][0] + n, free[0][1] - n]
@@ -396,7 +396,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
             return None
     if first_hole is not None:
         a0, b0, h0, _ = chunk_pieces[0]
-        if h0 != 0 or pieces[split_item.sec][0][2] != spec.entry_offset + len(spec.entry_prefix):
+        if h0 != 0 or pieces[split_item.sec][0][2] != spec.entry_start(phnum):
             return None
         if not holesmod.prefix_safe(bytes(split_item.sec.data), spec.entry_prefix, ctx.arch):
             return None
@@ -551,7 +551,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     entry_addr = addr_of(ctx.entry_sym)
     if spec.entry_offset is not None:
         e_entry = base + spec.entry_offset
-        start = spec.entry_offset + len(spec.entry_prefix)
+        start = spec.entry_start(phnum)
         if entry_jump is not None:
             foff, n = entry_jump
             if n == 2:
