@@ -32,13 +32,15 @@ def refused(obj, out, *args):
 
 @requires_rustc
 def test_exit_rs_is_73_bytes_and_runs_as_anyone(sample_obj, build_dir):
-    """exit.rs (no relocations at all) packs to 73 bytes under auto (80 with
-    overlap80), the size of the known hand-written ET_DYN exit(42)."""
+    """exit.rs (no relocations at all) packs to 73 bytes with --layout dyn68
+    (80 with overlap80, which auto keeps choosing: dyn68 is opt-in), the size
+    of the known hand-written ET_DYN exit(42)."""
+    auto = report(sample_obj("exit.rs"), "-o", build_dir / "dyn_exit_auto")
+    assert auto["layout"] == "overlap80" and auto["file"] == 80
+    assert "dyn68" not in {c["layout"] for c in auto["considered"]}
     exe = build_dir / "dyn_exit"
-    rep = report(sample_obj("exit.rs"), "-o", exe)
+    rep = report(sample_obj("exit.rs"), "-o", exe, "--layout", "dyn68")
     assert rep["layout"] == "dyn68" and rep["file"] == 73 == exe.stat().st_size
-    sizes = {c["layout"]: c["size"] for c in rep["considered"]}
-    assert sizes["overlap80"] == 80
     h = rep["header"]
     assert (h["end"], h["overlap"], h["skipped"]) == (0x47, 64 + 56 - 0x44, 3)
     assert sum(rep["bytes"].values()) == 73
@@ -202,8 +204,6 @@ def test_load_address_dependent_programs_are_refused(build_dir, tmp_path, prog, 
     exe = build_dir / f"dyn_refused_{abs(hash(prog))}"
     rep = report(obj, "-o", exe)
     assert rep["layout"] != "dyn68"
-    reasons = {c["layout"]: c["reason"] for c in rep["considered"]}
-    assert why in reasons["dyn68"]
     assert run_exe(exe) == (b"ab\n", 4)
     assert run_exe(exe, as_nobody=True) == (b"ab\n", 4)
 
@@ -227,10 +227,10 @@ def test_content_that_reads_as_a_big_p_align_is_refused(build_dir, tmp_path):
     """For ET_DYN the kernel honours p_align (a power of two aligns the load
     address, 2**47 and above kill the process): content whose bytes in
     p_align read as a power of two above the page size is refused there, and
-    the default moves on to the next layout on trial."""
+    the default (which never takes dyn68) links it elsewhere."""
     good = assemble(PALIGN_PROG.format(value="0x123456"), tmp_path / "good.o")
     exe = build_dir / "dyn_palign_ok"
-    rep = report(good, "-o", exe)
+    rep = report(good, "-o", exe, "--layout", "dyn68")
     assert rep["layout"] == "dyn68"
     assert any(c["offset"] == 0x3c and "rodata.k" in c["what"]
                for h in rep["holes"] for c in h["contents"])
@@ -242,7 +242,6 @@ def test_content_that_reads_as_a_big_p_align_is_refused(build_dir, tmp_path):
     exe = build_dir / "dyn_palign"
     rep = report(obj, "-o", exe)
     assert rep["layout"] != "dyn68"
-    assert "p_align" in {c["layout"]: c["reason"] for c in rep["considered"]}["dyn68"]
     assert run_exe(exe, as_nobody=True) == (b"", 9)
 
 
@@ -320,16 +319,3 @@ def test_size_and_inspect_describe_it(sample_obj, build_dir):
     assert all(d["address"] != (0xc << 32) + 2 for d in ins["disassembly"])
     text = run_tinyelf("dis", exe).stdout
     assert "syscall" in text
-
-
-def test_a_tie_goes_to_the_layout_that_loads_where_it_is_linked(sample_obj, build_dir):
-    """dyn68 costs W+X and 4 GiB of zero-filled memory: auto takes it only
-    when it is strictly smaller (hello.c -fPIE: 118 bytes both ways with gcc 12)."""
-    exe = build_dir / "dyn_tie"
-    rep = report(sample_obj("hello.c", ("-fPIE",)), "-o", exe)
-    sizes = {c["layout"]: c["size"] for c in rep["considered"]}
-    if sizes.get("dyn68") != rep["file"] or rep["file"] not in \
-            [v for k, v in sizes.items() if k != "dyn68"]:
-        pytest.skip(f"no tie between dyn68 and another layout with this compiler: {sizes}")
-    assert rep["layout"] != "dyn68"
-    assert run_exe(exe, as_nobody=True) == (HELLO, 0)

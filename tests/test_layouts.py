@@ -116,7 +116,7 @@ def test_auto_picks_the_smallest_and_reports_the_others(sample_obj, build_dir):
     sizes = {c["layout"]: c["size"] for c in rep["considered"]}
     assert rep["file"] == min(s for s in sizes.values() if s is not None)
     assert sizes["overlap80"] is None          # absolute 32-bit relocations
-    assert sizes["dyn68"] is None              # absolute addresses (ET_DYN)
+    assert "dyn68" not in sizes                # opt-in only, never considered by auto
     assert sum(rep["bytes"].values()) == rep["file"]
     assert rep["bytes"]["code"] + rep["bytes"]["jumps"] >= 35
     used = sum(h["used"] for h in rep["holes"])
@@ -155,7 +155,8 @@ def test_absolute_32bit_relocations_fall_back(build_dir, tmp_path):
     assert rep["layout"] not in ("overlap80", "dyn68")
     reasons = {c["layout"]: c["reason"] for c in rep["considered"]}
     assert "absolute 32-bit" in reasons["overlap80"]
-    assert "absolute address: R_X86_64_32 at " in reasons["dyn68"]
+    proc = run_tinyelf("pack", obj, "--layout", "dyn68", "-o", tmp_path / "abs32_dyn")
+    assert proc.returncode == 1 and "absolute address: R_X86_64_32 at " in proc.stderr
     assert rep["base"] < 1 << 32
     assert run_exe(exe) == (b"abs32\n", 3)
     assert run_exe(exe, as_nobody=True) == (b"abs32\n", 3)

@@ -86,9 +86,7 @@ class _Plan:
 
     @property
     def key(self):
-        # on a tie in size, a layout the kernel places (dyn68: W+X, 4 GiB of
-        # zero-filled memory) loses to one that loads where it is linked
-        return (self.file_size, self.spec.pic_only, self.npieces, len(self.patches))
+        return (self.file_size, self.npieces, len(self.patches))
 
 
 class _Context:

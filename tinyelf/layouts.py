@@ -94,6 +94,8 @@ class LayoutSpec:
     #: True: the kernel chooses the load address (ET_DYN), so the program
     #: must not depend on it (see layout._pic_problems)
     pic_only = False
+    #: False: only on request (``--layout NAME``), never chosen by ``auto``
+    auto = True
     spec_valid = False
     e_type = ET_EXEC
     #: the file offset where execution must start, or None (anywhere)
@@ -319,6 +321,10 @@ class Dyn68(LayoutSpec):
     abs32_ok = False
     pic_only = True
     e_type = ET_DYN
+    #: opt-in only: its program needs 4 GiB of committable memory (p_memsz)
+    #: and is always W+X, so a tool shipped to a small machine (or run under
+    #: `ulimit -v`, or with vm.overcommit_memory=2) would not start
+    auto = False
     #: the file offset the kernel's entry point names (e_entry = base)
     entry_offset = 0
     #: where execution continues: 7f 45 is "jg .+0x47", taken at process start
@@ -413,9 +419,10 @@ def get(name: str) -> LayoutSpec:
 
 
 def candidates(name: str) -> list[LayoutSpec]:
-    """The layouts to try for ``--layout name`` ("auto": all of them)."""
+    """The layouts to try for ``--layout name`` ("auto": every layout but the
+    opt-in ones, see ``LayoutSpec.auto``)."""
     if name in (None, "", "auto"):
-        return list(LAYOUTS)
+        return [l for l in LAYOUTS if l.auto]
     return [get(name)]
 
 

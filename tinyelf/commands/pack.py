@@ -54,11 +54,13 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
 # --- squeeze (issue 4): layouts, holes, size passes, report, W^X -------------
 def add_squeeze_options(p: argparse.ArgumentParser) -> None:
     """Layout choice, size passes (each with an off switch), report, --wx."""
-    from ..layouts import NAMES
+    from ..layouts import LAYOUTS, NAMES
     g = p.add_argument_group("size and layout")
     g.add_argument("--layout", default="auto", choices=("auto",) + NAMES, metavar="NAME",
                    help="header layout: auto (default: the smallest that this program meets "
-                   "and that runs as an ordinary user), " + ", ".join(NAMES))
+                   "and that runs as an ordinary user; never "
+                   + ", ".join(l.name for l in LAYOUTS if not l.auto) + ", which needs 4 GiB "
+                   "of committable memory and is always W+X: ask for it), " + ", ".join(NAMES))
     g.add_argument("--wx", action="store_true",
                    help="code R+X and data R+W in two segments mapped from the same file page "
                    "(no page both writable and executable)")
