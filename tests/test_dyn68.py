@@ -114,11 +114,8 @@ def test_every_run_loads_somewhere_else(build_dir, tmp_path):
         assert len(statuses) > 1, statuses
 
 
-ABS64_PROG = """
-    .globl _start
-    .section .text._start,"ax",@progbits
-_start:
-    mov ptr(%rip), %rsi
+# every program below writes "ab\n" from msg (%rsi) and exits with status 4
+WRITE_AB_EXIT4 = """
     mov $1, %eax
     mov $1, %edi
     mov $3, %edx
@@ -126,28 +123,26 @@ _start:
     mov $60, %eax
     mov $4, %edi
     syscall
-    .section .data.ptr,"aw",@progbits
-ptr: .quad msg
     .section .rodata.msg,"a",@progbits
 msg: .ascii "ab\\n"
+"""
+START = """
+    .globl _start
+    .section .text._start,"ax",@progbits
+_start:
 """
 
-GOT_PROG = """
-    .globl _start
-    .section .text._start,"ax",@progbits
-_start:
+ABS64_PROG = START + """
+    mov ptr(%rip), %rsi
+    .pushsection .data.ptr,"aw",@progbits
+ptr: .quad msg
+    .popsection
+""" + WRITE_AB_EXIT4
+
+GOT_PROG = START + """
     xor %esi, %esi
     add msg@GOTPCREL(%rip), %rsi   # not relaxable: a GOT slot with msg's address
-    mov $1, %eax
-    mov $1, %edi
-    mov $3, %edx
-    syscall
-    mov $60, %eax
-    mov $4, %edi
-    syscall
-    .section .rodata.msg,"a",@progbits
-msg: .ascii "ab\\n"
-"""
+""" + WRITE_AB_EXIT4
 
 WEAK_PROG = """
     .globl _start
@@ -169,22 +164,10 @@ _start:
 msg: .ascii "ab\\n"
 """
 
-END_PROG = """
-    .globl _start
-    .section .text._start,"ax",@progbits
-_start:
+END_PROG = START + """
     movabs $_end, %rax
     lea msg(%rip), %rsi
-    mov $1, %eax
-    mov $1, %edi
-    mov $3, %edx
-    syscall
-    mov $60, %eax
-    mov $4, %edi
-    syscall
-    .section .rodata.msg,"a",@progbits
-msg: .ascii "ab\\n"
-"""
+""" + WRITE_AB_EXIT4
 
 
 @requires_as
