@@ -652,7 +652,7 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
             if plan.spec.forces_wx(link.arch):
                 warnings.append(f"layout {plan.spec.name} maps its segment writable and "
                                 "executable whatever the program needs (p_flags is forced by "
-                                "the header overlap); --wx picks another layout")
+                                "the header overlap); for W^X leave it out and add --wx")
             else:
                 warnings.append("a segment is both writable and executable (RWX); use --wx to "
                                 "split code and data (costs one program header)")
