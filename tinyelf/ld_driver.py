@@ -238,26 +238,29 @@ def parse(argv) -> LdPlan:
         if a == "--no-gc-sections":
             opts.gc_sections = False
             return
-        if a in ("-u", "--undefined"):
-            opts.undefined += (value(a),)
+        def option(names, joined=None):
+            """The value of ``a`` when it is one of ``names`` (value next,
+            or after '='), or ``joined`` glued on (``-uSYM``); else None."""
+            if a in names:
+                return value(a)
+            for n in names:
+                if n != joined and a.startswith(n + "="):   # -u=X means the symbol "=X"
+                    return a[len(n) + 1:]
+            if joined and a.startswith(joined) and len(a) > len(joined) and \
+                    not a.startswith("--"):
+                return a[len(joined):]
+            return None
+        sym = option(("-u", "--undefined"), joined="-u")
+        if sym is not None:
+            opts.undefined += (sym,)
             return
-        if a.startswith("--undefined="):
-            opts.undefined += (a.split("=", 1)[1],)
+        sym = option(("--require-defined",))
+        if sym is not None:
+            opts.require_defined += (sym,)
             return
-        if a.startswith("-u") and len(a) > 2 and not a.startswith("--"):
-            opts.undefined += (a[2:],)
-            return
-        if a == "--require-defined":
-            opts.require_defined += (value(a),)
-            return
-        if a.startswith("--require-defined="):
-            opts.require_defined += (a.split("=", 1)[1],)
-            return
-        if a in ("-Map", "--Map"):
-            plan.map_file = value(a)
-            return
-        if a.startswith(("-Map=", "--Map=")):
-            plan.map_file = a.split("=", 1)[1]
+        path = option(("-Map", "--Map"))
+        if path is not None:
+            plan.map_file = path
             return
         if a in ("-M", "--print-map"):
             plan.print_map = True
