@@ -661,6 +661,7 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
                  name=plan.spec.name, phoff=plan.spec.phoff, holes=plan.holes,
                  patches=plan.patches, image_size=plan.image_size,
                  content_start=plan.content_start, considered=considered, warnings=warnings)
+    lay.spec = plan.spec
     lay.ehdr = plan.spec.ehdr_fields(lay, link.arch)
     link.layout = lay
     _define_linker_symbols(link, plan)

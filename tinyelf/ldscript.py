@@ -92,8 +92,7 @@ def render(link: Link) -> str:
                       "ELF headers")
         flags += ["--layout strict", "--no-holes"]
     else:
-        from .layouts import BY_NAME
-        spec = BY_NAME.get(getattr(lay, "name", ""))
+        spec = getattr(lay, "spec", None)
         if spec is not None and (spec.entry_offset is not None or spec.pic_only):
             # dyn68: execution enters through the ELF magic, the file is ET_DYN
             beyond.append(f"the {lay.name} layout starts the program inside the ELF header")

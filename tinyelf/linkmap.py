@@ -64,9 +64,7 @@ def format_map(link: Link, output_name: str = "") -> str:
     size = len(link.output) if link.output is not None else lay.file_size
     lines.append(f"output {output_name or '-'}: {size} bytes, entry {lay.entry:#x} ({entry_name}), "
                  f"base {lay.base:#x}")
-    from .layouts import BY_NAME
-    spec = BY_NAME.get(lay.name)
-    if spec is not None and spec.pic_only:
+    if lay.spec is not None and lay.spec.pic_only:
         lines.append(f"(layout {lay.name}, ET_DYN: the kernel loads the file at an address of its "
                      f"choosing; a runtime address is the one here + load address - {lay.base:#x})")
     lines.append("")

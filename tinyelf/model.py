@@ -269,6 +269,8 @@ class Layout:
     #: other layouts considered: [(name, size or None, reason)]
     considered: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    #: the tinyelf.layouts.LayoutSpec that made it (None in hand-made models)
+    spec: object = None
 
 
 @dataclass

@@ -108,9 +108,7 @@ def relocate(link: Link) -> Link:
             image[pos:pos + size] = (v & _MASKS[size]).to_bytes(size, "little")
     if problems:
         raise RelocationError(*problems)
-    from .layouts import BY_NAME
-    spec = BY_NAME.get(lay.name)
-    problem = spec.check_content(lay, image) if spec is not None else None
+    problem = lay.spec.check_content(lay, image) if lay.spec is not None else None
     if problem:
         raise LayoutError(problem)
     link.image = image
