@@ -59,13 +59,18 @@ class Section:
             self._load_relocs = None
         return self._relocs
 
+    def _piece(self, off: int) -> tuple:
+        """The piece ``(start, length, addr, file_offset)`` holding byte
+        ``off`` of a split section (the last piece for an offset past them)."""
+        for piece in self.pieces:
+            if piece[0] <= off < piece[0] + piece[1]:
+                return piece
+        return self.pieces[-1]
+
     def address_of(self, off: int) -> int:
         """Address of byte ``off`` of this section (split sections included)."""
         if self.pieces:
-            for start, length, addr, _foff in self.pieces:
-                if start <= off < start + length:
-                    return addr + off - start
-            start, length, addr, _foff = self.pieces[-1]
+            start, _length, addr, _foff = self._piece(off)
             return addr + off - start
         return self.addr + off
 
@@ -74,10 +79,7 @@ class Section:
         if self.offset < 0:
             return -1
         if self.pieces:
-            for start, length, _addr, foff in self.pieces:
-                if start <= off < start + length:
-                    return foff + off - start
-            start, length, _addr, foff = self.pieces[-1]
+            start, _length, _addr, foff = self._piece(off)
             return foff + off - start
         return self.offset + off
 
