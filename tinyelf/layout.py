@@ -302,7 +302,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     hole_defs = spec.holes(phnum) if use_holes else []
     holes = [Hole(h.offset, h.size, h.field) for h in hole_defs]
     free = [[h.offset, h.size] for h in holes]
-    content_start = header_end - (spec.tail_free(phnum) if use_holes else 0)
+    content_start = spec.content_start(phnum, use_holes)
     patches = []
     place = {}
     pieces = {}
@@ -317,8 +317,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     entry_jump = None
     first_hole = None
     tail_jump = 0           # bytes of "jmp to the entry" at the start of the tail
-    entry_in_tail = (spec.entry_offset is not None and
-                     spec.entry_start(phnum) >= content_start)
+    entry_in_tail = spec.entry_in_tail(phnum, use_holes)
     if entry_in_tail:
         # execution continues at the tail's first byte (dyn68: where the
         # header's jg lands): the entry section goes first there, whole, or
@@ -601,8 +600,7 @@ def _plan(ctx: _Context, spec) -> _Plan:
             if len(splits) == 3:
                 break
     entry_modes = ["-"]
-    in_tail = spec.entry_offset is not None and spec.entry_start(phnum) >= \
-        spec.header_end(phnum) - (spec.tail_free(phnum) if opts.holes else 0)
+    in_tail = spec.entry_in_tail(phnum, opts.holes)
     if spec.entry_offset is not None:
         entry_modes = ["inline", "jmp2", "jmp5"] if opts.holes or in_tail else []
         if not opts.holes and not in_tail:

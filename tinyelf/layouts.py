@@ -123,6 +123,16 @@ class LayoutSpec:
         """Bytes at the end of the headers that content may overlap."""
         return 0
 
+    def content_start(self, phnum: int, holes: bool) -> int:
+        """The file offset where the ordinary (tail) content starts."""
+        return self.header_end(phnum) - (self.tail_free(phnum) if holes else 0)
+
+    def entry_in_tail(self, phnum: int, holes: bool) -> bool:
+        """True when execution continues in the tail rather than in a
+        header hole (dyn68: where the magic's jg lands)."""
+        return self.entry_offset is not None and \
+            self.entry_start(phnum) >= self.content_start(phnum, holes)
+
     def first_offset(self, phnum: int) -> int:
         """p_offset of the first PT_LOAD (p_vaddr is base plus this)."""
         return 0
