@@ -1,0 +1,100 @@
+"""Hash every output tinyelf makes, to prove a restructuring changed nothing.
+
+    python tests/hash_outputs.py OBJDIR > hashes.txt
+
+Compiles the samples and the differential corpus into OBJDIR once (a later
+run reuses the objects there, so a before/after comparison never depends on
+the compilers being deterministic), then links every sample with every
+``--layout`` (with and without ``--wx``) and every corpus variant with the
+defaults, through ``python -m tinyelf pack``, and prints one line per output:
+``NAME SHA256 SIZE`` or ``NAME error: FIRST LINE``.  Compare two runs with
+``diff``.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [HERE, os.path.join(HERE, "corpus")]
+
+LAYOUTS = ("auto", "strict", "overlap112", "overlap104", "overlap80", "dyn68")
+SAMPLES = ("hello.rs", "exit.rs", "hello.c", "main.c", "prodfactors.rs", "echo.rs",
+           "rot13.rs", "wc.c", "hello.asm")
+
+
+def _sample_inputs(objdir):
+    from tinyelf import toolchain
+    out = {}
+    rlibs = None
+    for name in SAMPLES:
+        src = os.path.join(ROOT, "samples", name)
+        if name.endswith(".asm"):
+            out[name] = [src]
+            continue
+        obj = os.path.join(objdir, "samples", name + ".o")
+        if not os.path.exists(obj):
+            os.makedirs(os.path.dirname(obj), exist_ok=True)
+            toolchain.compile_source(src, obj)
+        inputs = [obj]
+        if name.endswith(".rs"):
+            rlibs = rlibs or toolchain.rust_core_rlibs()
+            inputs += rlibs
+        out[name] = inputs
+    return out
+
+
+def _corpus_inputs(objdir):
+    import corpus
+    out = {}
+    for v in corpus.VARIANTS:
+        if v.reject:
+            continue
+        try:
+            objs, archives = corpus.build_objects(v, os.path.join(objdir, "corpus", v.name),
+                                                  os.path.join(objdir, "corpus", "_support"))
+        except RuntimeError:
+            continue
+        out[v.name] = list(objs) + list(archives)
+    return out
+
+
+def _link(job):
+    name, inputs, extra, outdir = job
+    out = os.path.join(outdir, name.replace("/", "_"))
+    proc = subprocess.run([sys.executable, "-m", "tinyelf", "pack", *inputs, "-o", out, *extra],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        first = (proc.stderr.strip().splitlines() or ["?"])[0]
+        first = first.replace(os.path.dirname(inputs[0]), "DIR")
+        return f"{name} error: {first}"
+    with open(out, "rb") as f:
+        data = f.read()
+    return f"{name} {hashlib.sha256(data).hexdigest()} {len(data)}"
+
+
+def jobs(objdir, outdir):
+    for name, inputs in _sample_inputs(objdir).items():
+        for layout in LAYOUTS:
+            for wx in (False, True):
+                extra = ["--layout", layout] + (["--wx"] if wx else [])
+                yield (f"{name}/{layout}{'/wx' if wx else ''}", inputs, extra, outdir)
+    for name, inputs in _corpus_inputs(objdir).items():
+        yield (f"corpus/{name}", inputs, [], outdir)
+
+
+def main(argv):
+    objdir = os.path.abspath(argv[0]) if argv else os.path.join(ROOT, ".hash-objs")
+    outdir = os.path.join(objdir, "out")
+    os.makedirs(outdir, exist_ok=True)
+    with concurrent.futures.ThreadPoolExecutor((os.cpu_count() or 2) + 1) as ex:
+        for line in sorted(ex.map(_link, list(jobs(objdir, outdir)))):
+            print(line)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
