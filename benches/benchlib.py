@@ -24,7 +24,7 @@ SAMPLES = ROOT / "samples"
 BENCHES = ROOT / "benches"
 sys.path.insert(0, str(ROOT))
 
-from tinyelf import toolchain  # noqa: E402  (flags live in one place)
+from tinyelf.tools import toolchain  # noqa: E402  (flags live in one place)
 
 # An installed tinyelf runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE
 # every tinyelf child would recompile its modules (about 40 ms) on every link.
@@ -92,7 +92,7 @@ def tinyelf_help() -> str:
 
 def tinyelf_has_archives() -> bool:
     """True once tinyelf reads ar archives (.a/.rlib) itself (branch ``rust``)."""
-    return importlib.util.find_spec("tinyelf.archive") is not None
+    return importlib.util.find_spec("tinyelf.elf.archive") is not None
 
 
 def tinyelf_has_layout_option() -> bool:

@@ -31,7 +31,7 @@ def bench_dir(tmp_path_factory) -> Path:
 def inputs(bench_dir):
     """Build every bench input once: name -> {linker: [paths]}, plus an
     expected (stdout, status) used to check every linker's output."""
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     built: dict[str, dict] = {}
     have_rustc = benchlib.rustc_sysroot() is not None
     if have_rustc:
@@ -66,8 +66,8 @@ def startup_line(rounds: int = 9) -> str:
         return statistics.median(benchlib.timed_run([sys.executable, "-c", code])[0]
                                  for _ in range(rounds))
     bare = median("pass")
-    mods = median("import tinyelf.driver, tinyelf.cli, tinyelf.commands.pack, "
-                  "tinyelf.lief_reader, tinyelf.archive")
+    mods = median("import tinyelf.linker.driver, tinyelf.cli, tinyelf.commands.pack, "
+                  "tinyelf.elf.reader, tinyelf.elf.archive")
     lief = median("import lief")
     return (f"interpreter start-up (`python -c pass`): {bare:.3f} s; with tinyelf's link "
             f"modules imported: {mods:.3f} s; with lief imported: {lief:.3f} s "

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
-from tinyelf import toolchain  # noqa: E402
+from tinyelf.tools import toolchain  # noqa: E402
 
 README = benchlib.ROOT / "README.md"
 PNG = benchlib.BENCHES / "sizes.png"

@@ -57,7 +57,7 @@ def build_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_obj(build_dir):
     """Compile a sample (by file name) once; return the object's path."""
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     cache = {}
 
     def get(name, extra=()):

@@ -25,10 +25,12 @@ sys.path[:0] = [HERE, os.path.join(HERE, "corpus")]
 LAYOUTS = ("auto", "strict", "overlap112", "overlap104", "overlap80", "dyn68")
 SAMPLES = ("hello.rs", "exit.rs", "hello.c", "main.c", "prodfactors.rs", "echo.rs",
            "rot13.rs", "wc.c", "hello.asm")
+#: position-independent builds too: they reach the layouts that load above 4 GiB
+PIC = {".rs": ("-C", "relocation-model=pie"), ".c": ("-fPIE",)}
 
 
 def _sample_inputs(objdir):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     out = {}
     rlibs = None
     for name in SAMPLES:
@@ -36,15 +38,17 @@ def _sample_inputs(objdir):
         if name.endswith(".asm"):
             out[name] = [src]
             continue
-        obj = os.path.join(objdir, "samples", name + ".o")
-        if not os.path.exists(obj):
-            os.makedirs(os.path.dirname(obj), exist_ok=True)
-            toolchain.compile_source(src, obj)
-        inputs = [obj]
-        if name.endswith(".rs"):
-            rlibs = rlibs or toolchain.rust_core_rlibs()
-            inputs += rlibs
-        out[name] = inputs
+        for pic in (False, True):
+            ext = os.path.splitext(name)[1]
+            obj = os.path.join(objdir, "samples", name + ("-pic" if pic else "") + ".o")
+            if not os.path.exists(obj):
+                os.makedirs(os.path.dirname(obj), exist_ok=True)
+                toolchain.compile_source(src, obj, PIC[ext] if pic else ())
+            inputs = [obj]
+            if name.endswith(".rs"):
+                rlibs = rlibs or toolchain.rust_core_rlibs()
+                inputs += rlibs
+            out[name + ("-pic" if pic else "")] = inputs
     return out
 
 
@@ -54,12 +58,19 @@ def _corpus_inputs(objdir):
     for v in corpus.VARIANTS:
         if v.reject:
             continue
+        manifest = os.path.join(objdir, "corpus", v.name, "inputs.txt")
+        if os.path.exists(manifest):        # compiled by an earlier run: reuse
+            with open(manifest) as f:
+                out[v.name] = f.read().split()
+            continue
         try:
             objs, archives = corpus.build_objects(v, os.path.join(objdir, "corpus", v.name),
                                                   os.path.join(objdir, "corpus", "_support"))
         except RuntimeError:
             continue
         out[v.name] = list(objs) + list(archives)
+        with open(manifest, "w") as f:
+            f.write("\n".join(out[v.name]))
     return out
 
 

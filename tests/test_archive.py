@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from tinyelf import driver
-from tinyelf.archive import read_archive
+from tinyelf.linker import driver
+from tinyelf.elf.archive import read_archive
 from tinyelf.errors import InputError
-from tinyelf.model import LinkOptions
+from tinyelf.linker.model import LinkOptions
 
 from asmutil import assemble, requires_as
 from conftest import run_exe, run_tinyelf

@@ -225,6 +225,6 @@ def test_build_takes_assembly_and_writes_the_map(build_dir):
     proc = run_tinyelf("build", SAMPLES / "hello.asm", "-o", exe, "--map", f"{exe}.map")
     assert proc.returncode == 0, proc.stderr
     assert run_exe(exe, as_nobody=True) == (b"Hello from asm!\n", 0)
-    from tinyelf.linkmap import parse_map
+    from tinyelf.tools.linkmap import parse_map
     syms = {n: a for a, _s, _t, n in parse_map(open(f"{exe}.map").read())["symbols"]}
     assert "_start" in syms and "msg" in syms

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 import tinyelf
-from tinyelf import builtins, driver, toolchain
-from tinyelf.model import LinkOptions
+from tinyelf.linker import builtins, driver
+from tinyelf.tools import toolchain
+from tinyelf.linker.model import LinkOptions
 
 from asmutil import EXIT_OK, assemble, requires_as
 from conftest import ROOT, run_exe
@@ -24,7 +25,7 @@ def test_table_matches_keystone():
     """The cached bytes are exactly what keystone makes of the sources."""
     for func in builtins.NAMES:
         key = builtins.source_key(func)
-        assert key in builtins._ASSEMBLED, f"{func}: run python -m tinyelf.builtins"
+        assert key in builtins._ASSEMBLED, f"{func}: run python -m tinyelf.linker.builtins"
         assert bytes.fromhex(builtins._ASSEMBLED[key]) == builtins.assemble(func)
 
 

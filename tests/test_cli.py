@@ -43,7 +43,7 @@ def test_help_lists_every_command():
 
 
 def test_pack_time_lists_every_pass(sample_obj, tmp_path):
-    from tinyelf.driver import PASSES, PASS_NAMES
+    from tinyelf.linker.driver import PASSES, PASS_NAMES
     from conftest import run_exe
     out = tmp_path / "hello"
     r = run_tinyelf("pack", sample_obj("hello.c"), "-o", out, "--time")

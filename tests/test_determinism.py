@@ -17,7 +17,8 @@ import pytest
 
 from asmutil import assemble, requires_as
 from conftest import requires_ld, run_exe, run_tinyelf
-from tinyelf import link, toolchain
+from tinyelf import link
+from tinyelf.tools import toolchain
 
 SYS = r"""
 static inline long sys3(long n, long a, long b, long c) {

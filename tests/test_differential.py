@@ -9,7 +9,7 @@ stdout and exit status must be identical (tinyelf's also as an ordinary
 user).  Must-reject variants (constructors, TLS) must fail with a clear
 ``tinyelf: error:`` and no output, never link with those parts dropped.
 
-Archives: while tinyelf cannot read archives (tinyelf.archive, branch rust),
+Archives: while tinyelf cannot read archives (tinyelf.elf.archive, branch rust),
 libsupport.a's two members are passed as plain objects (section garbage
 collection drops what a program does not use), and variants that need their
 own archive or Rust's libcore rlib are skipped with that reason.
@@ -39,8 +39,8 @@ sys.path.insert(0, str(HERE))
 import corpus  # noqa: E402
 from conftest import nobody_prefix  # noqa: E402
 
-HAVE_ARCHIVES = importlib.util.find_spec("tinyelf.archive") is not None
-NO_ARCHIVES = ("tinyelf has no archive reader yet (tinyelf.archive, branch rust); "
+HAVE_ARCHIVES = importlib.util.find_spec("tinyelf.elf.archive") is not None
+NO_ARCHIVES = ("tinyelf has no archive reader yet (tinyelf.elf.archive, branch rust); "
                "this variant links {what}")
 
 #: what each must-reject program must be refused for

@@ -229,8 +229,8 @@ def test_content_that_reads_as_a_big_p_align_is_refused(build_dir, tmp_path):
 
 
 def test_check_content_rule():
-    from tinyelf.layouts import get
-    from tinyelf.model import Layout
+    from tinyelf.linker.layouts import get
+    from tinyelf.linker.model import Layout
     spec = get("dyn68")
     lay = Layout(base=0, header_size=0x47, segments=[], entry=0, file_size=0x49, mem_end=0)
 

@@ -28,7 +28,7 @@ SEEDS = fuzzrun.load_seeds(archives=True)
 ELF_SEEDS = [s for s in SEEDS if not any(d.startswith(b"!<arch>") for _, d in s[1])]
 AR_SEEDS = [s for s in SEEDS if s not in ELF_SEEDS]
 needs_archives = pytest.mark.skipif(not fuzzrun.have_archive_support(),
-                                    reason="tinyelf has no archive reader yet (tinyelf.archive, "
+                                    reason="tinyelf has no archive reader yet (tinyelf.elf.archive, "
                                            "branch rust): archive inputs are not fuzzed")
 
 

@@ -1,4 +1,4 @@
-"""tinyelf's x86-64 length decoder (tinyelf/arch/x86_64_insn.py) against capstone.
+"""tinyelf's x86-64 length decoder (tinyelf/arch/x86_64/insn.py) against capstone.
 
 The code splitter decodes code sections with the opcode tables and asks
 capstone only for what they do not cover.  Whatever the tables accept must
@@ -19,9 +19,9 @@ import pytest
 from conftest import SAMPLES, requires_rustc, run_exe
 
 from tinyelf import arch as archmod
-from tinyelf.arch.x86_64_insn import decode
-from tinyelf.elfdefs import SHF_EXECINSTR
-from tinyelf.holes import TERMINATORS, capstone_insns
+from tinyelf.arch.x86_64.insn import decode
+from tinyelf.elf.defs import SHF_EXECINSTR
+from tinyelf.linker.holes import TERMINATORS, capstone_insns
 
 X86 = archmod.get("x86_64")
 MASK = (1 << 64) - 1
@@ -41,7 +41,7 @@ def _agree(ours, theirs) -> bool:
 
 
 def _code_sections(paths):
-    from tinyelf.lief_reader import read_object
+    from tinyelf.elf.reader import read_object
     for path in paths:
         obj = read_object(path, open(path, "rb").read(), cross_check=False)
         for sec in obj.sections:
@@ -112,7 +112,7 @@ def test_agrees_with_capstone_on_random_instructions():
     rng = random.Random(20261126)
     heads = [b"", b"\x66", b"\xf3", b"\xf2", b"\x48", b"\x41", b"\x66\x48", b"\xc5", b"\xc4",
              b"\x0f", b"\x0f\x38", b"\x0f\x3a", b"\x62", b"\x2e", b"\x3e", b"\xff", b"\xf7"]
-    _cs, md = __import__("tinyelf.holes", fromlist=["_disassembler"])._disassembler(X86)
+    _cs, md = __import__("tinyelf.linker.holes", fromlist=["_disassembler"])._disassembler(X86)
     checked = 0
     for _ in range(30000):
         data = rng.choice(heads) + rng.randbytes(rng.randint(1, 14))

@@ -144,7 +144,7 @@ def test_ordinary_executables(tmp_path, sample_obj):
 
 @requires_ld
 def test_gnu_ld_output_uses_its_symbol_table(tmp_path, sample_obj):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     exe = tmp_path / "ld_hello"
     toolchain._run(["ld", "-static", "-nostdlib", "-o", str(exe), str(sample_obj("hello.c"))], "ld")
     rep = json.loads(run_tinyelf("inspect", "--json", exe).stdout)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tinyelf import ld_driver
+from tinyelf.tools import ld_driver
 from tinyelf.errors import TinyElfError, UsageError
 
 from asmutil import EXIT_OK, assemble, requires_as
@@ -14,7 +14,7 @@ from conftest import run_exe
 
 
 def run_ld(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tinyelf.ld_driver", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "tinyelf.tools.ld_driver", *map(str, args)], cwd=cwd,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

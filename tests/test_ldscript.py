@@ -253,14 +253,14 @@ COMPARABLE_FLAGS = {"layout": ("--layout", "strict"), "holes": ("--no-holes",),
 
 def comparable_options():
     import dataclasses
-    from tinyelf.model import LinkOptions
+    from tinyelf.linker.model import LinkOptions
     have = {f.name for f in dataclasses.fields(LinkOptions)}
     return LinkOptions(**{k: v for k, v in COMPARABLE.items() if k in have})
 
 
 def comparable_flags():
     import dataclasses
-    from tinyelf.model import LinkOptions
+    from tinyelf.linker.model import LinkOptions
     have = {f.name for f in dataclasses.fields(LinkOptions)}
     return [a for k, flags in COMPARABLE_FLAGS.items() if k in have for a in flags]
 
@@ -268,7 +268,8 @@ def comparable_flags():
 def compare_link(inputs, workdir: Path):
     """tinyelf in process (for its relaxation decisions) and ld -T its script:
     assert the same loaded bytes; return (tinyelf bytes, ld bytes, explained)."""
-    from tinyelf import driver, ldscript
+    from tinyelf.linker import driver
+    from tinyelf.tools import ldscript
     lk = driver.run(inputs, comparable_options())
     script = ldscript.render(lk)
     ld = ld_with_script(inputs, script, workdir)
@@ -357,7 +358,7 @@ void _start(void) { memcpy(&h, &g, sizeof g); memset(g.b, 7, 100); sys3(60, h.b[
 def test_tinyelf_builtins_spelled_out(tmp_path):
     """memcpy/memset come from tinyelf's builtins, which no file holds: the
     script spells their bytes out with BYTE() and defines their names."""
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     src = tmp_path / "b.c"
     src.write_text(BUILTIN_USER)
     obj = toolchain.compile_c(src, tmp_path / "b.o", extra=("-O2", "-fno-builtin"))
@@ -390,7 +391,7 @@ def test_unreproducible_links_refused_clearly(tmp_path):
     """Code in header holes, merged strings, folded functions: GNU ld cannot
     be told about them, so the script is refused with what to add instead of
     being written wrong; with those options it works."""
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     src = tmp_path / "m.c"
     src.write_text(FOLDABLE)
     obj = toolchain.compile_c(src, tmp_path / "m.o", extra=("-Os",))

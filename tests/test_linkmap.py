@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 
 @pytest.fixture(scope="module")
 def greet(build_dir):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     src = build_dir / "greet.c"
     src.write_text(GREET)
     obj = Path(toolchain.compile_c(src, build_dir / "greet.o", extra=("-g",)))
@@ -47,8 +47,8 @@ def greet(build_dir):
 
 
 def test_map_addresses_hold_the_functions_bytes(greet):
-    from tinyelf.lief_reader import read_object
-    from tinyelf.linkmap import parse_map
+    from tinyelf.elf.reader import read_object
+    from tinyelf.tools.linkmap import parse_map
     obj, exe, mapfile, _ = greet
     assert run_exe(exe, "x") == (b"greetings\ngreetings\ngreetings\n", 5)
     m = parse_map(mapfile.read_text())
@@ -94,9 +94,9 @@ def test_map_lists_dropped_sections_with_reasons(greet):
 
 
 def test_map_prints_any_reason_the_model_carries(sample_obj):
-    from tinyelf.driver import run
-    from tinyelf.linkmap import format_map
-    from tinyelf.model import LinkOptions
+    from tinyelf.linker.driver import run
+    from tinyelf.tools.linkmap import format_map
+    from tinyelf.linker.model import LinkOptions
     lk = run([sample_obj("hello.c")], LinkOptions())
     some = next(iter(lk.dropped)) if lk.dropped else None
     if some is None:

@@ -105,7 +105,7 @@ void _start(void)
 
 
 def test_c_string_literals(build_dir):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     src = build_dir / "cstrings.c"
     src.write_text(C_STRINGS)
     obj = toolchain.compile_c(src, build_dir / "cstrings.o")
@@ -123,7 +123,7 @@ def test_c_string_literals(build_dir):
 def test_rust_with_libcore_strings(build_dir, sample_obj):
     """libcore's panic locations point into its .rodata.str1.1 through the
     section symbol; prodfactors formats with core::fmt and still works."""
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], capture_output=True,
                              text=True).stdout.strip()
     rlibs = glob.glob(f"{sysroot}/lib/rustlib/x86_64-unknown-linux-gnu/lib/libcore-*.rlib")

@@ -39,7 +39,7 @@ int b_add(int x) { b_counter += a_table[3]; return a_double(x) + shared_common; 
 
 
 def test_two_objects_call_each_other(build_dir, tmp_path):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     (tmp_path / "a.c").write_text(A_C)
     (tmp_path / "b.c").write_text(B_C)
     a = toolchain.compile_c(tmp_path / "a.c", tmp_path / "a.o", ["-fcommon"])

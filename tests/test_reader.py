@@ -21,14 +21,14 @@ def _model(obj):
 
 @pytest.mark.parametrize("source", ["hello.c", pytest.param("hello.rs", marks=requires_rustc)])
 def test_both_readers_give_the_same_model(sample_obj, source):
-    from tinyelf.lief_reader import read_object
+    from tinyelf.elf.reader import read_object
     data = sample_obj(source).read_bytes()
     assert _model(read_object("x.o", data)) == _model(read_object("x.o", data, cross_check=False))
 
 
 @requires_rustc
 def test_both_readers_agree_on_libcore():
-    from tinyelf import archive
+    from tinyelf.elf import archive
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], stdout=subprocess.PIPE,
                              text=True, check=True).stdout.strip()
     rlib = glob.glob(os.path.join(sysroot, "lib/rustlib/x86_64-unknown-linux-gnu/lib/libcore-*.rlib"))[0]
@@ -68,12 +68,12 @@ def test_no_lief_still_validates(tmp_path, sample_obj):
 
 
 def test_tinyelf_ld_no_lief(sample_obj, build_dir):
-    from tinyelf.ld_driver import parse
+    from tinyelf.tools.ld_driver import parse
     assert parse(["x.o", "-o", "y"]).options.lief is True
     assert parse(["x.o", "-Wl,--no-lief", "-o", "y"]).options.lief is False
     env = dict(os.environ, TINYELF_NO_LIEF="1")
     out = build_dir / "ld_nolief"
-    proc = subprocess.run([sys.executable, "-m", "tinyelf.ld_driver", str(sample_obj("hello.c")),
+    proc = subprocess.run([sys.executable, "-m", "tinyelf.tools.ld_driver", str(sample_obj("hello.c")),
                            "-nostartfiles", "-o", str(out)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -119,8 +119,8 @@ def test_extended_index_without_its_table_is_corrupt(sample_obj):
     """A symbol with st_shndx = SHN_XINDEX in an object without an
     SHT_SYMTAB_SHNDX table: one error line."""
     import struct
-    from tinyelf.elfdefs import SHDR64, SYM64, SHT_SYMTAB
-    from tinyelf.lief_reader import read_object
+    from tinyelf.elf.defs import SHDR64, SYM64, SHT_SYMTAB
+    from tinyelf.elf.reader import read_object
     from tinyelf.errors import InputError
     data = bytearray(sample_obj("hello.c").read_bytes())
     shoff, = struct.unpack_from("<Q", data, 0x28)

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import tinyelf
-from tinyelf import toolchain
+from tinyelf.tools import toolchain
 
 from conftest import SAMPLES, requires_rustc, run_exe, run_tinyelf
 
@@ -156,7 +156,7 @@ def tinyelf_ld(directory):
     if script:
         return script
     p = directory / "tinyelf-ld"
-    p.write_text(f"#!/bin/sh\nexec {sys.executable} -m tinyelf.ld_driver \"$@\"\n")
+    p.write_text(f"#!/bin/sh\nexec {sys.executable} -m tinyelf.tools.ld_driver \"$@\"\n")
     p.chmod(p.stat().st_mode | stat.S_IEXEC)
     return str(p)
 

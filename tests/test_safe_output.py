@@ -9,7 +9,8 @@ from contextlib import redirect_stderr
 import pytest
 
 from conftest import run_exe, run_tinyelf
-from tinyelf import cli, output
+from tinyelf import cli
+from tinyelf.tools import output
 from tinyelf.errors import OutputError
 
 

@@ -59,7 +59,7 @@ def test_base_address_is_honoured(sample_obj, build_dir):
 
 
 def test_gc_drops_unreferenced_functions(build_dir, tmp_path):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     src = tmp_path / "gc.c"
     src.write_text(
         "static long sys(long n,long a){long r;__asm__ volatile(\"syscall\":\"=a\"(r):\"a\"(n),\"D\"(a):\"rcx\",\"r11\",\"memory\");return r;}\n"

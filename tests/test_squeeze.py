@@ -38,7 +38,7 @@ EXPECTED = (b"hello world\nworld\nhello world\nld\nworld\nhello world\nunique\n"
 
 @pytest.fixture(scope="module", params=["-fno-pie", "-fPIE"])
 def objs(request, tmp_path_factory):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     d = tmp_path_factory.mktemp("squeeze")
     out = []
     for name, text in (("main", MAIN), ("other", OTHER)):

@@ -109,10 +109,10 @@ def generate(seed: int):
 @requires_as
 @pytest.mark.parametrize("seed", range(24))
 def test_random_program_every_layout(build_dir, tmp_path, seed):
-    from tinyelf.driver import run as link
+    from tinyelf.linker.driver import run as link
     from tinyelf.errors import TinyElfError
-    from tinyelf.model import LinkOptions
-    from tinyelf.output import write_atomic
+    from tinyelf.linker.model import LinkOptions
+    from tinyelf.tools.output import write_atomic
     source, status, pic = generate(seed)
     obj = assemble(source, tmp_path / f"r{seed}.o")
     for layout in LAYOUTS:

@@ -42,7 +42,7 @@ def test_main_sample_gets_a_start_stub_and_runs(sample_obj, build_dir, as_nobody
 def test_argv_and_envp_reach_main(build_dir):
     import subprocess
 
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     src = build_dir / "envmain.c"
     src.write_text(ENV_MAIN)
     obj = toolchain.compile_c(src, build_dir / "envmain.o")
@@ -54,8 +54,8 @@ def test_argv_and_envp_reach_main(build_dir):
 
 
 def test_own_start_wins_and_is_unchanged(sample_obj):
-    from tinyelf.driver import run
-    from tinyelf.model import LinkOptions
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
     lk = run([sample_obj("hello.c")], LinkOptions())
     assert all(o.name != "<start stub>" for o in lk.objects)
 
@@ -76,7 +76,7 @@ def test_stub_source_lives_in_the_arch_module():
 
 def _need_archives():
     import importlib.util
-    if importlib.util.find_spec("tinyelf.archive") is None:
+    if importlib.util.find_spec("tinyelf.elf.archive") is None:
         pytest.skip("this tinyelf does not read archives yet")
     if shutil.which("ar") is None:
         pytest.skip("ar not installed")
@@ -95,8 +95,8 @@ def test_main_from_an_archive_gets_the_stub(sample_obj, build_dir):
 def test_start_in_an_archive_means_no_stub(sample_obj, build_dir):
     """The stub must not pull (or shadow) an archive's _start."""
     _need_archives()
-    from tinyelf.driver import run
-    from tinyelf.model import LinkOptions
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
     lib = build_dir / "libstart.a"
     subprocess.run(["ar", "rcs", str(lib), str(sample_obj("hello.c"))], check=True)
     lk = run([sample_obj("main.c"), lib], LinkOptions())

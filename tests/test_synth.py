@@ -18,8 +18,8 @@ def test_keystone_decimal_and_hex_literals_mean_what_they_say():
 def test_synthesized_object_links_and_runs(build_dir):
     import tinyelf
     from tinyelf.asm import assemble
-    from tinyelf.elfdefs import STB_GLOBAL, STT_FUNC
-    from tinyelf.synth import RODATA, TEXT, make_object
+    from tinyelf.elf.defs import STB_GLOBAL, STT_FUNC
+    from tinyelf.elf.synth import RODATA, TEXT, make_object
     code = assemble("lea rsi, [rip + 0]\nmov eax, 1\nmov edi, 1\nmov edx, 3\nsyscall\n"
                     "mov eax, 60\nmov edi, 5\nsyscall")
     obj = make_object("<test>", [

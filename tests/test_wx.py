@@ -29,7 +29,7 @@ WX_LAYOUTS = ["auto", "strict", "overlap104", "overlap80"]
 
 @pytest.fixture(scope="module")
 def data_obj(tmp_path_factory):
-    from tinyelf import toolchain
+    from tinyelf.tools import toolchain
     d = tmp_path_factory.mktemp("wx")
     src = d / "data.c"
     src.write_text(PROG)
@@ -37,7 +37,7 @@ def data_obj(tmp_path_factory):
 
 
 def segments(path):
-    from tinyelf.lief_reader import parse_executable
+    from tinyelf.elf.reader import parse_executable
     info = parse_executable(path.read_bytes())
     return [s for s in info["segments"] if s["type"] == "LOAD"]
 

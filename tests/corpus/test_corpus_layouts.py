@@ -28,14 +28,14 @@ REFUSALS = ("absolute 32-bit relocations", "at most 1 program header",
 
 def _archives_supported():
     try:
-        from tinyelf import archive  # noqa: F401  (issue 3)
+        from tinyelf.elf import archive  # noqa: F401  (issue 3)
         return True
     except ImportError:
         return False
 
 
 pytestmark = pytest.mark.skipif(not _archives_supported(),
-                                reason="the corpus links static archives: needs tinyelf.archive")
+                                reason="the corpus links static archives: needs tinyelf.elf.archive")
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,9 @@ def workdir(tmp_path_factory):
 @pytest.mark.parametrize("name", [n for n in SUBSET
                                   if any(v.name == n for v in corpus.VARIANTS)])
 def test_every_layout_behaves_like_gnu_ld(workdir, name):
-    from tinyelf.driver import run as link
+    from tinyelf.linker.driver import run as link
     from tinyelf.errors import TinyElfError
-    from tinyelf.model import LinkOptions
+    from tinyelf.linker.model import LinkOptions
     v = next(v for v in corpus.VARIANTS if v.name == name)
     vdir = os.path.join(workdir, name)
     objs, archives = corpus.build_objects(v, vdir, os.path.join(workdir, "_support"))

@@ -55,7 +55,7 @@ from mutate import make_case  # noqa: E402
 
 def have_archive_support() -> bool:
     import importlib.util
-    return importlib.util.find_spec("tinyelf.archive") is not None
+    return importlib.util.find_spec("tinyelf.elf.archive") is not None
 
 
 def load_seeds(archives: bool | None = None) -> list:

@@ -1,6 +1,6 @@
 """``tinyelf build SOURCE -o OUT [-- FLAGS]``: from source to tiny executable.
 
-The compiling lives in :mod:`tinyelf.toolchain` (``BUILDERS``, one entry per
+The compiling lives in :mod:`tinyelf.tools.toolchain` (``BUILDERS``, one entry per
 source extension); this command picks a temporary directory, links what the
 builder returns and writes the output.
 """
@@ -32,8 +32,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from .. import toolchain
-    from ..output import check_not_input, write_atomic
+    from ..tools import toolchain
+    from ..tools.output import check_not_input, write_atomic
     from .pack import (layout_notes, options_from, print_report, print_times, warn_sidecar,
                        write_extras)
     check_not_input(args.output, [args.source])

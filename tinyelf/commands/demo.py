@@ -1,6 +1,6 @@
 """``tinyelf demo SOURCE [ARG ...]``: build a sample, run it, compare with GNU ld.
 
-The building is ``tinyelf build``'s (:func:`tinyelf.toolchain.build_and_link`:
+The building is ``tinyelf build``'s (:func:`tinyelf.tools.toolchain.build_and_link`:
 Rust with LTO and libcore, C, assembly, static or position-independent,
 whichever is smaller); GNU ld then gets exactly the inputs tinyelf linked.
 Every number printed comes from this run.
@@ -44,7 +44,7 @@ def _ld_lines(text: str) -> list:
 def _why_ld_failed(detail: str) -> str:
     """One line: why GNU ld could not link (undefined names summed up)."""
     import re
-    from .. import builtins
+    from ..linker import builtins
     undefined = list(dict.fromkeys(re.findall(r"undefined reference to `([^']+)'", detail)))
     if undefined:
         ours = [u for u in undefined if u in builtins.NAMES]
@@ -63,7 +63,7 @@ def _ld_comparison(inputs, entry, tmp, size, result, args, stdin) -> str:
     behaves the same, or why GNU ld could not link them."""
     import shutil
 
-    from .. import toolchain
+    from ..tools import toolchain
     from ..errors import ToolchainError
     flags = " ".join(toolchain.LD_BASELINE_FLAGS)
     if shutil.which("ld") is None:
@@ -97,9 +97,9 @@ def _ld_comparison(inputs, entry, tmp, size, result, args, stdin) -> str:
 
 
 def run(args) -> int:
-    from .. import toolchain
-    from ..model import LinkOptions
-    from ..output import check_not_input, write_atomic
+    from ..tools import toolchain
+    from ..linker.model import LinkOptions
+    from ..tools.output import check_not_input, write_atomic
     if args.output:
         check_not_input(args.output, [args.source])
     stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()

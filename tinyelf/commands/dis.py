@@ -15,7 +15,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..inspect import inspect_file, render_disassembly
+    from ..tools.inspect import inspect_file, render_disassembly
     rep = inspect_file(args.file, symbol_sources(args))
     sys.stdout.write(render_disassembly(rep, use_color(args)))
     return 0

@@ -42,11 +42,11 @@ def register(sub):
 
 
 def run(args) -> int:
-    from ..inspect import inspect_file, render_text, to_json
+    from ..tools.inspect import inspect_file, render_text, to_json
     rep = inspect_file(args.file, symbol_sources(args))
     if args.html:
-        from ..inspect_html import render_html
-        from ..output import check_not_input, write_atomic
+        from ..tools.inspect_html import render_html
+        from ..tools.output import check_not_input, write_atomic
         check_not_input(args.html, [args.file])
         write_atomic(args.html, render_html(rep).encode("utf-8"), mode=0o644)
     if args.json:

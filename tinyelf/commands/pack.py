@@ -54,7 +54,7 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
 # --- squeeze (issue 4): layouts, holes, size passes, report, W^X -------------
 def add_squeeze_options(p: argparse.ArgumentParser) -> None:
     """Layout choice, size passes (each with an off switch), report, --wx."""
-    from ..layouts import LAYOUTS, NAMES
+    from ..linker.layouts import LAYOUTS, NAMES
     g = p.add_argument_group("size and layout")
     g.add_argument("--layout", default="auto", choices=("auto",) + NAMES, metavar="NAME",
                    help="header layout: auto (default: the smallest that this program meets "
@@ -103,7 +103,7 @@ def options_from(args):
     """LinkOptions from the parsed command line.  ``--debug-sidecar`` with
     ``--layout auto`` (the default) links with the smallest layout that gdb
     can load (``SIDECAR_LAYOUT``); see :func:`layout_notes`."""
-    from ..model import LinkOptions
+    from ..linker.model import LinkOptions
     squeeze = {f: getattr(args, f) for f in SQUEEZE_FIELDS if hasattr(args, f)}
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
@@ -129,7 +129,7 @@ def sidecar_warning(args):
     name = getattr(args, "layout", "auto")
     if name == "auto":
         return None
-    from ..layouts import get
+    from ..linker.layouts import get
     if get(name).spec_valid:
         return None
     return (f"warning: layout {name} overlaps the ELF and program headers: gdb will not load "
@@ -138,8 +138,8 @@ def sidecar_warning(args):
 
 
 def run(args) -> int:
-    from ..driver import run as run_link
-    from ..output import check_not_input, write_atomic
+    from ..linker.driver import run as run_link
+    from ..tools.output import check_not_input, write_atomic
     check_not_input(args.output, args.inputs)
     lk = run_link(args.inputs, options_from(args))
     write_extras(args, lk)
@@ -186,19 +186,19 @@ def write_extras(args, lk) -> None:
     """The optional side outputs of a link (--map, --debug-sidecar,
     --emit-ld-script), for every command that links (pack, build): never over
     an input or OUT."""
-    from ..output import check_not_input, write_atomic
+    from ..tools.output import check_not_input, write_atomic
     inputs = list(getattr(args, "inputs", None) or [getattr(args, "source", None)])
     inputs = [i for i in inputs if i is not None]
     if getattr(args, "map", None):
-        from ..linkmap import format_map
+        from ..tools.linkmap import format_map
         check_not_input(args.map, inputs + [args.output])
         write_atomic(args.map, format_map(lk, args.output).encode("utf-8"), mode=0o644)
     if getattr(args, "debug_sidecar", None):
-        from ..sidecar import build_sidecar
+        from ..tools.sidecar import build_sidecar
         check_not_input(args.debug_sidecar, inputs + [args.output])
         write_atomic(args.debug_sidecar, build_sidecar(lk), mode=0o644)
     if getattr(args, "emit_ld_script", None):
-        from ..ldscript import render
+        from ..tools.ldscript import render
         check_not_input(args.emit_ld_script, inputs + [args.output])
         write_atomic(args.emit_ld_script, render(lk).encode(), mode=0o644)
 
@@ -207,7 +207,7 @@ def print_report(args, lk, inputs, notes=()) -> None:
     """--report / --json: where every byte of the output went (stdout);
     ``notes``: lines about how the inputs were made (``tinyelf build``)."""
     if getattr(args, "report", False) or getattr(args, "json", False):
-        from ..report import link_report, render
+        from ..tools.report import link_report, render
         rep = link_report(lk, inputs=inputs)
         if notes:
             rep["notes"] = list(notes)

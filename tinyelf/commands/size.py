@@ -15,7 +15,7 @@ def register(sub):
 
 def run(args) -> int:
     from ..errors import InputError
-    from ..report import file_report, render
+    from ..tools.report import file_report, render
     try:
         with open(args.file, "rb") as f:
             data = f.read(1 << 20)

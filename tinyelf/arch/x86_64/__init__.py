@@ -1,0 +1,158 @@
+"""x86-64: e_machine 62, the psABI relocation table, GOT relaxation.
+
+Relocation formulas (System V AMD64 psABI, table 4.10), with
+S = symbol address, A = addend, P = address of the field, G = offset of the
+symbol's GOT entry in the GOT, GOT = address of the GOT, Z = symbol size.
+tinyelf makes static executables without a PLT, so L (the PLT entry) is S.
+"""
+from __future__ import annotations
+
+from .. import (Arch, C_BITFIELD, C_NONE, C_SIGNED, C_UNSIGNED, F_ABS, F_GOT, F_GOTOFF,
+               F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE, RelocType)
+
+R_X86_64_GOTPCREL = 9
+R_X86_64_GOTPCRELX = 41
+R_X86_64_REX_GOTPCRELX = 42
+
+RELOCS = {
+    0: RelocType("R_X86_64_NONE", 0, F_NONE, C_NONE),
+    1: RelocType("R_X86_64_64", 8, F_ABS, C_NONE),
+    2: RelocType("R_X86_64_PC32", 4, F_PC, C_SIGNED),
+    3: RelocType("R_X86_64_GOT32", 4, F_GOT, C_SIGNED),
+    4: RelocType("R_X86_64_PLT32", 4, F_PC, C_SIGNED),
+    9: RelocType("R_X86_64_GOTPCREL", 4, F_GOTPCREL, C_SIGNED),
+    10: RelocType("R_X86_64_32", 4, F_ABS, C_UNSIGNED),
+    11: RelocType("R_X86_64_32S", 4, F_ABS, C_SIGNED),
+    12: RelocType("R_X86_64_16", 2, F_ABS, C_BITFIELD),
+    13: RelocType("R_X86_64_PC16", 2, F_PC, C_SIGNED),
+    14: RelocType("R_X86_64_8", 1, F_ABS, C_BITFIELD),
+    15: RelocType("R_X86_64_PC8", 1, F_PC, C_SIGNED),
+    24: RelocType("R_X86_64_PC64", 8, F_PC, C_NONE),
+    25: RelocType("R_X86_64_GOTOFF64", 8, F_GOTOFF, C_NONE),
+    26: RelocType("R_X86_64_GOTPC32", 4, F_GOTPC, C_SIGNED),
+    27: RelocType("R_X86_64_GOT64", 8, F_GOT, C_NONE),
+    28: RelocType("R_X86_64_GOTPCREL64", 8, F_GOTPCREL, C_NONE),
+    29: RelocType("R_X86_64_GOTPC64", 8, F_GOTPC, C_NONE),
+    31: RelocType("R_X86_64_PLTOFF64", 8, F_GOTOFF, C_NONE),
+    32: RelocType("R_X86_64_SIZE32", 4, F_SIZE, C_UNSIGNED),
+    33: RelocType("R_X86_64_SIZE64", 8, F_SIZE, C_NONE),
+    R_X86_64_GOTPCRELX: RelocType("R_X86_64_GOTPCRELX", 4, F_GOTPCREL, C_SIGNED),
+    R_X86_64_REX_GOTPCRELX: RelocType("R_X86_64_REX_GOTPCRELX", 4, F_GOTPCREL, C_SIGNED),
+}
+
+#: names of the types tinyelf refuses, for messages
+UNSUPPORTED_NAMES = {
+    5: "R_X86_64_COPY", 6: "R_X86_64_GLOB_DAT", 7: "R_X86_64_JUMP_SLOT",
+    8: "R_X86_64_RELATIVE", 16: "R_X86_64_DTPMOD64", 17: "R_X86_64_DTPOFF64",
+    18: "R_X86_64_TPOFF64", 19: "R_X86_64_TLSGD", 20: "R_X86_64_TLSLD",
+    21: "R_X86_64_DTPOFF32", 22: "R_X86_64_GOTTPOFF", 23: "R_X86_64_TPOFF32",
+    30: "R_X86_64_GOTPLT64", 34: "R_X86_64_GOTPC32_TLSDESC",
+    35: "R_X86_64_TLSDESC_CALL", 36: "R_X86_64_TLSDESC", 37: "R_X86_64_IRELATIVE",
+    38: "R_X86_64_RELATIVE64", 43: "R_X86_64_CODE_4_GOTPCRELX",
+    44: "R_X86_64_CODE_4_GOTTPOFF", 45: "R_X86_64_CODE_4_GOTPC32_TLSDESC",
+}
+TLS_TYPES = {16, 17, 18, 19, 20, 21, 22, 23, 34, 35, 36, 44, 45}
+
+_RANGES = {}
+for _size in (1, 2, 4, 8):
+    _bits = _size * 8
+    _RANGES[(_size, C_SIGNED)] = (-(1 << (_bits - 1)), (1 << (_bits - 1)) - 1)
+    _RANGES[(_size, C_UNSIGNED)] = (0, (1 << _bits) - 1)
+    _RANGES[(_size, C_BITFIELD)] = (-(1 << (_bits - 1)), (1 << _bits) - 1)
+
+
+class X86_64(Arch):
+    name = "x86_64"
+    e_machine = 62
+    elf_class = 2
+    default_base = 0x400000
+    relocs = RELOCS
+    tls_types = frozenset(TLS_TYPES)
+    capstone = ("CS_ARCH_X86", "CS_MODE_64")
+    keystone = ("KS_ARCH_X86", "KS_MODE_64")
+    bfd = ("elf64-x86-64", "i386:x86-64")   # GNU ld's OUTPUT_FORMAT, OUTPUT_ARCH
+
+    def decode_insns(self, data: bytes):
+        """Instruction boundaries, terminators and relative targets from the
+        opcode tables (tinyelf.arch.x86_64.insn); None for what they do not
+        cover (the caller asks capstone)."""
+        from .insn import decode
+        return decode(data)
+
+    def reloc_name(self, rtype: int) -> str:
+        spec = RELOCS.get(rtype)
+        if spec:
+            return spec.name
+        return UNSUPPORTED_NAMES.get(rtype, f"unknown relocation type {rtype}")
+
+    def range_of(self, spec: RelocType):
+        """(low, high) of the values the field can hold, or None if any fits."""
+        if spec.check == C_NONE:
+            return None
+        return _RANGES[(spec.size, spec.check)]
+
+    def try_relax(self, data, offset: int, rtype: int, addend: int) -> str | None:
+        """Decide whether a GOTPCRELX load can be turned into direct addressing.
+
+        Returns the rewrite to do ('lea', 'call', 'jmp') or None when the
+        instruction must keep going through a GOT entry.  Follows the psABI's
+        rules: only R_X86_64_GOTPCRELX / REX_GOTPCRELX, only with addend -4,
+        only for ``mov foo@GOTPCREL(%rip), %reg`` (8b /r -> 8d /r lea),
+        ``call *foo@GOTPCREL(%rip)`` (ff 15 -> 67 e8) and
+        ``jmp *foo@GOTPCREL(%rip)`` (ff 25 -> e9 .. 90).
+        """
+        if rtype not in (R_X86_64_GOTPCRELX, R_X86_64_REX_GOTPCRELX) or addend != -4:
+            return None
+        if offset < 2:
+            return None
+        op, modrm = data[offset - 2], data[offset - 1]
+        if op == 0x8B and (modrm & 0xC7) == 0x05:
+            return "lea"
+        if rtype == R_X86_64_GOTPCRELX and op == 0xFF and modrm == 0x15:
+            return "call"
+        if rtype == R_X86_64_GOTPCRELX and op == 0xFF and modrm == 0x25:
+            return "jmp"
+        return None
+
+    @staticmethod
+    def rewrite_relaxed(buf: bytearray, pos: int, kind: str, S: int, A: int, P: int):
+        """Rewrite the instruction whose GOT displacement starts at ``buf[pos]``
+        (address ``P``) to address ``S`` directly.  Returns ``(field_pos,
+        value)``: where the new 32-bit PC-relative field goes and its value,
+        for the caller to range-check and store."""
+        if kind == "lea":                      # mov disp(%rip),%r -> lea disp(%rip),%r
+            buf[pos - 2] = 0x8D
+            return pos, S + A - P
+        if kind == "call":                     # call *disp(%rip) -> addr32 call rel32
+            buf[pos - 2] = 0x67
+            buf[pos - 1] = 0xE8
+            return pos, S + A - P
+        if kind == "jmp":                      # jmp *disp(%rip) -> jmp rel32; nop
+            buf[pos - 2] = 0xE9
+            buf[pos + 3] = 0x90
+            return pos - 1, S - (P + 3)
+        raise ValueError(kind)  # pragma: no cover - programming error
+
+
+#: the start stub added when the inputs define main but no _start (tinyelf.linker.stub).
+#: The kernel leaves argc at [rsp], argv at rsp+8, envp after argv's NULL;
+#: the SysV ABI wants rsp 16-byte aligned at the call; main's int result is
+#: the exit status.
+START_STUB = """
+section .text._start
+global _start
+extern main
+_start:
+    xor ebp, ebp
+    mov edi, dword [rsp]
+    lea rsi, [rsp + 8]
+    lea rdx, [rsi + rdi*8 + 8]
+    and rsp, -16
+    call main
+    mov edi, eax
+    mov eax, 60
+    syscall
+"""
+X86_64.start_stub = START_STUB
+
+ARCH = X86_64()

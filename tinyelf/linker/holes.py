@@ -1,0 +1,265 @@
+"""Header holes: which code may be split to fill them, and how.
+
+Straight-line code may be cut at instruction boundaries and continued with a
+two-byte ``jmp rel8``.  The section is decoded by the arch's opcode tables
+(``Arch.decode_insns``, tinyelf/arch/x86_64/insn.py), by capstone where they
+give up.  A section is splittable only when every rule below holds, otherwise
+it is placed whole:
+
+* the section decodes from its first to its last byte, with no invalid
+  instruction, and every relocation field lies inside one instruction;
+* every reference into the section from anywhere (relocations in any kept
+  section, the entry symbol, GOT slots) targets offset 0, so moving the rest
+  of the section cannot change any address taken;
+* no relocation ties two instructions together (GOT + A - P, 64-bit
+  PC-relative fields: the large code model's ``lea -7(%rip)`` idiom);
+* the section refers to itself only through offset 0 (relocations) or
+  through relative branches / RIP-relative operands without relocations, and
+  those must stay inside one piece: no relative branch crosses a split;
+* a piece put in a hole ends either with the section's own terminator
+  (jmp, ret, ud2) or with a jump to the next piece; a section that may fall
+  off its end keeps its last piece in the ordinary (tail) part of the file.
+
+``plan_chunks`` chooses the pieces for the free hole space by dynamic
+programming: the most bytes moved out of the tail.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..arch import F_ABS, F_GOTOFF, F_GOTPC, F_GOTPCREL, F_PC
+
+TERMINATORS = frozenset({"jmp", "ret", "ud2"})
+JMP8 = 2     # eb rel8
+
+
+@dataclass
+class CodeInfo:
+    """What the splitter knows about one code section."""
+    size: int
+    #: instruction start offsets, plus ``size``
+    bounds: list
+    #: offset -> instruction (mnemonic) ending exactly there
+    ends: dict
+    #: (source_offset, target_offset) of relative references inside the section
+    intra: list = field(default_factory=list)
+    #: (a, b) -> piece_ok(a, b): the layout search asks the same pieces often
+    _ok: dict = field(default_factory=dict, repr=False)
+    #: plan_chunks answers by (hole sizes, start, first hole): the layout
+    #: search plans the same section for the same free space many times
+    _plans: dict = field(default_factory=dict, repr=False)
+
+    def terminator_before(self, off: int) -> bool:
+        return self.ends.get(off) in TERMINATORS
+
+    def piece_ok(self, a: int, b: int) -> bool:
+        """True when no relative reference crosses the borders of [a, b)."""
+        ok = self._ok.get((a, b))
+        if ok is None:
+            ok = self._ok[(a, b)] = all((a <= src < b) == (a <= dst < b)
+                                        for src, dst in self.intra)
+        return ok
+
+
+def incoming_offsets_ok(link) -> dict:
+    """Map a kept section to False when a relocation refers into it as
+    "symbol plus an offset" (S + A with A not just the PC bias): such an
+    address may land in another piece, so the section is never split.
+    Plain symbol references are safe at any offset: ``Section.address_of``
+    maps a symbol's value through the pieces."""
+    ok = {}
+    specs = link.arch.relocs
+    for _sec, _off, rtype, addend, t in link.references():
+        tsec = t.section
+        if tsec is None or ok.get(tsec) is False:
+            continue
+        spec = specs.get(rtype)
+        if spec is None:
+            ok[tsec] = False
+        elif spec.formula == F_PC:
+            if addend != -spec.size:
+                ok[tsec] = False
+        elif spec.formula in (F_ABS, F_GOTOFF):
+            if addend != 0:
+                ok[tsec] = False
+    return ok
+
+
+_cs: dict = {}
+
+
+def _disassembler(arch):
+    if arch.name not in _cs:
+        import capstone  # heavy: imported only when code is split
+        md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
+        md.detail = True
+        _cs[arch.name] = (capstone, md)
+    return _cs[arch.name]
+
+
+def analyze(sec, link) -> CodeInfo | None:
+    """Decode a code section; None when it must not be split.
+
+    The arch's own length decoder (``arch.decode_insns``, no capstone import)
+    is asked first; capstone decodes what it does not know."""
+    if sec.is_nobits or sec.size < 2 or not sec.data:
+        return None
+    data = bytes(sec.data)
+    specs = link.arch.relocs
+    for _r_off, rt, _s, _a in sec.relocs:
+        spec = specs.get(rt)
+        # GOT + A - P, and 64-bit PC-relative fields: the large code model's
+        # "lea -7(%rip), %rbx; movabs $X-(.-7), %r11" idiom, whose addend is
+        # the distance between two instructions: they must stay together
+        if spec is None or spec.formula == F_GOTPC or \
+                (spec.formula in (F_PC, F_GOTPCREL) and spec.size == 8):
+            return None
+    insns = link.arch.decode_insns(data)
+    if insns is None:
+        insns = capstone_insns(data, link.arch)
+        if insns is None:
+            return None
+    return code_info(data, insns, [(r_off, r_off + specs[rt].size)
+                                   for r_off, rt, _symidx, _addend in sec.relocs])
+
+
+def code_info(data: bytes, insns, fields) -> CodeInfo | None:
+    """CodeInfo from decoded instructions ``(start, end, mnemonic, targets)``
+    and the relocation fields ``(start, end)``; None when the instructions do
+    not tile the section or a field straddles two of them."""
+    bounds, ends, intra = [], {}, []
+    fields = sorted(fields)
+    nf = len(fields)
+    f = 0
+    pos = 0
+    for start, end, mnemonic, targets in insns:
+        if start != pos:
+            return None
+        bounds.append(start)
+        ends[end] = mnemonic
+        while f < nf and fields[f][1] <= start:
+            f += 1
+        has_reloc = False
+        k = f
+        while k < nf and fields[k][0] < end:
+            a, b = fields[k]
+            if b > start:
+                if not (start <= a and b <= end):
+                    return None
+                has_reloc = True
+            k += 1
+        if not has_reloc:
+            for t in targets:
+                intra.append((start, t))
+        pos = end
+    if pos != len(data):
+        return None
+    bounds.append(len(data))
+    return CodeInfo(size=len(data), bounds=bounds, ends=ends, intra=intra)
+
+
+def capstone_insns(data: bytes, arch):
+    """``(start, end, mnemonic, relative targets)`` per instruction, as
+    capstone decodes them; stops at the first byte capstone cannot decode.
+    None when an instruction has a relative target capstone does not report."""
+    capstone, md = _disassembler(arch)
+    from capstone import x86
+    out = []
+    jump, call = capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL
+    brel = getattr(capstone, "CS_GRP_BRANCH_RELATIVE", -1)
+    for insn in md.disasm(data, 0):
+        start, end = insn.address, insn.address + insn.size
+        groups = insn.groups
+        rel = jump in groups or call in groups or brel in groups
+        targets = []
+        for op in insn.operands:
+            if op.type == x86.X86_OP_IMM and rel:
+                targets.append(op.imm)
+            elif op.type == x86.X86_OP_MEM and op.mem.base == x86.X86_REG_RIP:
+                targets.append(end + op.mem.disp)
+        if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz", "xbegin")) and not targets:
+            return None       # a relative target capstone did not report
+        out.append((start, end, insn.mnemonic, targets))
+    return out
+
+
+def prefix_safe(code: bytes, prefix: bytes, arch) -> bool:
+    """True when executing ``prefix + code`` runs the same first instruction
+    as ``code`` alone (the overlap80 entry starts inside the ELF magic)."""
+    capstone, md = _disassembler(arch)
+    a = next(md.disasm(bytes(code[:15]), len(prefix)), None)
+    b = next(md.disasm(bytes(prefix) + bytes(code[:15]), 0), None)
+    if a is None or b is None:
+        return False
+    return b.size == a.size + len(prefix) and (a.mnemonic, a.op_str) == (b.mnemonic, b.op_str)
+
+
+def plan_chunks(info: CodeInfo, free: list, start_pos: int = 0, first_hole=None):
+    """Split ``info`` into pieces for the free hole intervals.
+
+    ``free``: list of ``[offset, size]`` (file offsets of free space).
+    Returns ``(end_pos, [(sec_start, sec_end, hole_index, needs_jmp)])``:
+    the pieces in section order; ``end_pos`` is where the part left for the
+    tail starts (``info.size`` when nothing is left).  ``first_hole``: the
+    first piece must go to this hole index (at its start).
+    Dynamic programming over (position, holes used): the most bytes moved.
+    Only the hole sizes matter, so answers are memoised on ``info``.
+    """
+    key = (tuple(size for _off, size in free), start_pos, first_hole)
+    hit = info._plans.get(key)
+    if hit is None:
+        hit = info._plans[key] = _plan_chunks(info, free, start_pos, first_hole)
+    return hit[0], list(hit[1])
+
+
+def _plan_chunks(info: CodeInfo, free: list, start_pos: int, first_hole):
+    n = len(free)
+    bounds = info.bounds
+    idx = {b: i for i, b in enumerate(bounds)}
+    best = {(start_pos, 0): None}
+    frontier = [(start_pos, 0)]
+    seen = set(frontier)
+    order = []
+    while frontier:
+        nxt = []
+        for pos, mask in frontier:
+            order.append((pos, mask))
+            if pos == info.size:
+                continue
+            for h in range(n):
+                if mask >> h & 1:
+                    continue
+                if first_hole is not None and mask == 0 and h != first_hole:
+                    continue
+                cap = free[h][1]
+                for j in range(idx[pos] + 1, len(bounds)):
+                    e = bounds[j]
+                    last = e == info.size
+                    term = info.terminator_before(e)
+                    if last and not term:
+                        continue          # may fall off the end: keep it in the tail
+                    need = e - pos + (0 if term else JMP8)
+                    if need > cap:
+                        if e - pos > cap:
+                            break
+                        continue
+                    if not info.piece_ok(pos, e):
+                        continue
+                    st = (e, mask | 1 << h)
+                    if st not in seen:
+                        seen.add(st)
+                        best[st] = (pos, mask, h, not term)
+                        nxt.append(st)
+        frontier = nxt
+    # the state with the most bytes moved (ties: fewer pieces)
+    goal = max(best, key=lambda s: (s[0], -bin(s[1]).count("1")))
+    if first_hole is not None and goal[1] == 0:
+        return start_pos, []
+    pieces = []
+    st = goal
+    while best[st] is not None:
+        pos, mask, h, jmp = best[st]
+        pieces.append((pos, st[0], h, jmp))
+        st = (pos, mask)
+    pieces.reverse()
+    return goal[0], pieces

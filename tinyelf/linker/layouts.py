@@ -1,0 +1,453 @@
+"""Header layouts: where the ELF header and program headers go, and what each
+layout demands of the program.
+
+A layout is a small object that declares
+
+* where the program header table starts (``phoff``) and so how it overlaps
+  the ELF header; the overlapping bytes must hold both structures' values
+  at once, and ``ehdr_fields`` derives the ELF header's values from the
+  program header's so that they agree byte for byte;
+* the load address rule (``base_for``): any page-aligned base, or one forced
+  by the overlap (``overlap80``: e_entry doubles as p_type/p_flags);
+* the p_flags bits the overlap adds, and what p_offset/p_filesz must be;
+* where the entry may be (``entry_offset``: overlap80 starts executing at
+  file byte 1, inside the ELF magic);
+* which relocations it tolerates (``abs32_ok``: False when the base lies
+  above 4 GiB, so R_X86_64_32/32S/16/8 absolute fields cannot hold addresses;
+  ``pic_only``: the kernel chooses the load address (ET_DYN), so no value
+  may depend on it: no absolute address of the image anywhere, no
+  PC-relative reference to something outside it);
+* which header bytes the kernel ignores (``holes``) and how many bytes at the
+  end of the headers content may overlap (``tail_free``: p_align).
+
+Facts used (../shared/REFERENCES.md, checked by running binaries): the kernel
+reads e_ident's magic, e_type, e_machine, e_entry, e_phoff, e_phentsize
+(must be 56) and e_phnum; it ignores EI_CLASS..EI_PAD, e_version, e_shoff,
+e_flags, e_ehsize, e_shentsize, e_shnum, e_shstrndx, p_paddr and, for
+ET_EXEC, p_align.  Unknown p_flags bits are ignored.  p_offset must be
+congruent to p_vaddr modulo the page size.
+
+The layouts, largest first:
+
+=============  ======  ========================================================
+name           header  idea
+=============  ======  ========================================================
+strict         120     spec-valid; readelf, objdump, gdb, lief parse it cleanly
+overlap112     112     phdr at 0x38: e_phnum=1/e_shentsize=0 is p_type=PT_LOAD,
+                       e_shnum is p_flags
+overlap104     104     phdr at 0x30: e_flags=1 is p_type, e_ehsize|56<<16 is
+                       p_flags, e_phnum is p_offset (so p_vaddr = base + phnum)
+overlap80      80      phdr at 0x18: e_entry is p_type|p_flags<<32, so the
+                       base is p_flags<<32 (above 4 GiB) and the entry is file
+                       byte 1 (the magic's "ELF" runs as REX prefixes);
+                       p_filesz's low half is e_phnum
+dyn68          68 (+3) ET_DYN, phdr at 0xc: e_type|e_machine<<16 is p_flags
+                       (W+X, no R), e_version is p_offset (0xc), e_entry's
+                       high half and e_phoff are p_vaddr (0xc0000000c), so
+                       e_entry = 0xc00000000 is file byte 0: the magic's
+                       7f 45 runs as ``jg .+0x47`` (taken: the kernel starts
+                       a process with every arithmetic flag clear) and the
+                       program starts at file byte 0x47, 3 bytes after the
+                       headers; e_phnum is p_memsz's bits 32-47, so the
+                       kernel maps 4 GiB of zero-filled memory after the
+                       file (it must be able to commit it)
+=============  ======  ========================================================
+
+``dyn68`` is loaded wherever the kernel puts it (ET_DYN without PT_INTERP:
+in the randomised mmap area, fs/binfmt_elf.c): the layout links at the base
+the overlap forces (0xc00000000) and refuses every value that would change
+with the load address (``pic_only``).  The kernel honours p_align for
+ET_DYN: a power of two above the page size aligns the load address, and
+2**47 and above make the process die, so the bytes content puts into p_align
+must not read as a power of two above the page size (``check_content``).
+
+``wants_pic()`` tells ``tinyelf build`` whether compiling position-independent
+code could unlock a smaller layout (overlap80 refuses absolute 32-bit
+relocations).
+"""
+from __future__ import annotations
+
+from ..elf.defs import (ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_DYN, ET_EXEC, EV_CURRENT, PF_R,
+                      PF_W, PF_X)
+from ..errors import LayoutError
+from .model import Hole
+
+PHENT = 56
+#: the lowest address an ordinary user can map on every stock kernel
+#: (vm.mmap_min_addr is 4096 or 65536)
+MIN_USER_BASE = 0x10000
+#: end of the user address space with 4-level paging
+USER_TOP = 1 << 47
+
+
+def standard_ident() -> bytes:
+    return ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
+
+
+class LayoutSpec:
+    """Base class: one header layout and its constraints."""
+    name = ""
+    summary = ""
+    phoff = 64
+    max_phnum = 16
+    abs32_ok = True
+    #: True: the kernel chooses the load address (ET_DYN), so the program
+    #: must not depend on it (see layout._pic_problems)
+    pic_only = False
+    #: False: only on request (``--layout NAME``), never chosen by ``auto``
+    auto = True
+    spec_valid = False
+    e_type = ET_EXEC
+    #: the file offset where execution must start, or None (anywhere)
+    entry_offset = None
+    #: bytes in front of a forced entry that the CPU executes as prefixes
+    entry_prefix = b""
+    #: the overlap's forced bytes: (file offset, size, what both structures
+    #: need there); for the report and the reader of this module
+    forced = ()
+
+    def header_end(self, phnum: int) -> int:
+        return max(64, self.phoff + PHENT * phnum)
+
+    def holes(self, phnum: int) -> list[Hole]:
+        return []
+
+    def entry_start(self, phnum: int) -> int:
+        """With ``entry_offset``: the file offset where the program's own
+        first instruction (or a jump to it) must be.  overlap80: the first
+        hole, right after the prefix; dyn68: where the header's jump lands,
+        the first byte after the headers (the tail)."""
+        return self.entry_offset + len(self.entry_prefix)
+
+    def tail_free(self, phnum: int) -> int:
+        """Bytes at the end of the headers that content may overlap."""
+        return 0
+
+    def content_start(self, phnum: int, holes: bool) -> int:
+        """The file offset where the ordinary (tail) content starts."""
+        return self.header_end(phnum) - (self.tail_free(phnum) if holes else 0)
+
+    def entry_in_tail(self, phnum: int, holes: bool) -> bool:
+        """True when execution continues in the tail rather than in a
+        header hole (dyn68: where the magic's jg lands)."""
+        return self.entry_offset is not None and \
+            self.entry_start(phnum) >= self.content_start(phnum, holes)
+
+    def first_offset(self, phnum: int) -> int:
+        """p_offset of the first PT_LOAD (p_vaddr is base plus this)."""
+        return 0
+
+    def flag_bits(self) -> int:
+        """Extra p_flags bits the overlap forces on the first segment."""
+        return 0
+
+    def first_flags(self, flags: int, arch) -> int:
+        """p_flags of the first segment, given the flags the program needs."""
+        return flags | self.flag_bits()
+
+    def forces_wx(self, arch) -> bool:
+        """True when the first segment is writable and executable whatever
+        the program needs (then ``--wx`` cannot be honoured)."""
+        f = self.first_flags(PF_R | PF_X, arch)
+        return bool(f & PF_W and f & PF_X)
+
+    def segment_align(self, page: int) -> int:
+        """p_align of the first segment."""
+        return page
+
+    def first_paddr(self):
+        """Forced p_paddr of the first segment, or None (= p_vaddr)."""
+        return None
+
+    def base_for(self, flags: int, requested, default: int) -> int:
+        """The load address, given the first segment's flags."""
+        base = default if requested is None else requested
+        return base
+
+    def first_filesz(self, phnum: int, need: int, page: int):
+        """Forced (p_filesz, p_memsz) of the first segment, or None when they
+        are free: ``need`` is how many bytes from p_offset must be mapped."""
+        return None
+
+    def first_memsz(self, phnum: int):
+        """Forced p_memsz of the first segment (p_filesz free), or None."""
+        return None
+
+    def check_content(self, lay, image) -> str | None:
+        """After relocation: why the bytes content put into header fields
+        cannot stay there, or None (``image``: the relocated file image,
+        without the layout's patches, which are in ``lay.patches``)."""
+        return None
+
+    def ehdr_fields(self, lay, arch) -> dict:
+        """Every ELF header field's value for the finished layout ``lay``."""
+        return dict(e_ident=standard_ident(), e_type=self.e_type, e_machine=arch.e_machine,
+                    e_version=EV_CURRENT, e_entry=lay.entry, e_phoff=self.phoff, e_shoff=0,
+                    e_flags=0, e_ehsize=64, e_phentsize=PHENT, e_phnum=len(lay.segments),
+                    e_shentsize=0, e_shnum=0, e_shstrndx=0)
+
+    def check_phnum(self, phnum: int) -> None:
+        if phnum > self.max_phnum:
+            raise LayoutError(f"layout {self.name} holds at most {self.max_phnum} program "
+                              f"header{'s' if self.max_phnum > 1 else ''} (--wx needs {phnum})")
+
+
+class Strict(LayoutSpec):
+    name = "strict"
+    summary = "spec-valid ELF header + program headers, nothing overlapped or hidden"
+    phoff = 64
+    spec_valid = True
+
+
+def _common_holes(phnum, extra):
+    holes = [Hole(4, 12, "e_ident[4:16]"), Hole(0x14, 4, "e_version")]
+    return holes + extra
+
+
+class Overlap112(LayoutSpec):
+    name = "overlap112"
+    summary = "program header at 0x38: e_phnum/e_shentsize = p_type, e_shnum = p_flags"
+    phoff = 0x38
+    max_phnum = 1      # e_phnum | e_shentsize << 16 is p_type, which must be PT_LOAD (1)
+    forced = ((0x38, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
+              (0x3c, 4, "e_shnum, e_shstrndx = p_flags"))
+
+    def holes(self, phnum):
+        return _common_holes(phnum, [Hole(0x28, 14, "e_shoff+e_flags+e_ehsize"),
+                                     Hole(0x38 + 0x18, 8, "p_paddr")])
+
+    def tail_free(self, phnum):
+        return 8
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        flags = lay.segments[0].flags
+        f.update(e_phnum=1, e_shentsize=0, e_shnum=flags & 0xFFFF, e_shstrndx=flags >> 16)
+        return f
+
+
+class Overlap104(LayoutSpec):
+    name = "overlap104"
+    summary = ("program header at 0x30: e_flags = p_type, e_ehsize|e_phentsize = p_flags, "
+               "e_phnum = p_offset")
+    phoff = 0x30
+    max_phnum = 2
+    forced = ((0x30, 4, "e_flags = p_type PT_LOAD (1)"),
+              (0x34, 4, "e_ehsize = p_flags' low half, e_phentsize=56 its high half"),
+              (0x38, 8, "e_phnum, e_shentsize, e_shnum, e_shstrndx = p_offset (= e_phnum)"))
+
+    def holes(self, phnum):
+        extra = [Hole(0x28, 8, "e_shoff"), Hole(0x30 + 0x18, 8, "p_paddr")]
+        if phnum == 2:
+            extra += [Hole(0x30 + 0x30, 8, "p_align"), Hole(0x68 + 0x18, 8, "p_paddr[1]")]
+        return _common_holes(phnum, extra)
+
+    def tail_free(self, phnum):
+        return 8
+
+    def first_offset(self, phnum):
+        return phnum         # p_offset's low half is e_phnum
+
+    def flag_bits(self):
+        return PHENT << 16   # p_flags' high half is e_phentsize
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert seg.offset == len(lay.segments) and seg.flags >> 16 == PHENT
+        f.update(e_flags=1, e_ehsize=seg.flags & 0xFFFF, e_phentsize=PHENT,
+                 e_phnum=len(lay.segments), e_shentsize=0, e_shnum=0, e_shstrndx=0)
+        return f
+
+
+class Overlap80(LayoutSpec):
+    name = "overlap80"
+    summary = ("program header at 0x18: e_entry = p_type|p_flags<<32 (base above 4 GiB, "
+               "entry at file byte 1), p_filesz's low half = e_phnum")
+    phoff = 0x18
+    max_phnum = 2
+    abs32_ok = False
+    forced = ((0x01, 3, "\"ELF\" of the magic = REX prefixes of the first instruction"),
+              (0x18, 8, "e_entry = p_type PT_LOAD | p_flags << 32 (base + 1)"),
+              (0x20, 8, "e_phoff = p_offset (0x18)"),
+              (0x28, 8, "e_shoff = p_vaddr (base + 0x18)"),
+              (0x36, 2, "e_phentsize=56 = top of p_paddr"),
+              (0x38, 8, "e_phnum, e_shentsize, e_shnum, e_shstrndx = p_filesz (= p_memsz)"))
+    entry_offset = 1
+    entry_prefix = b"ELF"      # bytes 1..3, executed as REX prefixes
+
+    def holes(self, phnum):
+        extra = [Hole(0x30, 6, "e_flags+e_ehsize (p_paddr)")]
+        if phnum == 2:
+            extra += [Hole(0x18 + 0x30, 8, "p_align"), Hole(0x50 + 0x18, 8, "p_paddr[1]")]
+        holes = _common_holes(phnum, extra)
+        holes[0].field = "e_ident[4:16] (entry)"
+        return holes
+
+    def tail_free(self, phnum):
+        return 8
+
+    def first_offset(self, phnum):
+        return self.phoff    # p_offset is e_phoff
+
+    def first_paddr(self):
+        return PHENT << 48   # e_flags = e_ehsize = 0, e_phentsize = 56
+
+    def base_for(self, flags, requested, default):
+        base = flags << 32   # e_entry = 1 | p_flags << 32 = base + 1
+        if requested is not None and requested != base:
+            raise LayoutError(f"layout overlap80 loads at {base:#x} (p_flags << 32); "
+                              f"--base {requested:#x} cannot be honoured")
+        return base
+
+    def first_filesz(self, phnum, need, page):
+        # p_filesz = e_phnum | e_shentsize<<16 | ...; p_memsz = p_filesz so that
+        # the kernel zeroes nothing; the mapping covers whole pages
+        # smallest k with roundup(phoff + phnum + k * 65536) >= phoff + need; the
+        # page size divides 65536, so roundup(x + k * 65536) = roundup(x) + k * 65536
+        mapped = -(-(self.phoff + phnum) // page) * page
+        k = max(0, -(-(self.phoff + need - mapped) // 0x10000))
+        v = phnum + (k << 16)
+        return v, v
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert lay.entry == (seg.flags << 32) + 1 and seg.offset == self.phoff
+        f.update(e_entry=lay.entry, e_shoff=seg.vaddr, e_flags=0, e_ehsize=0,
+                 e_phentsize=PHENT, e_phnum=seg.filesz & 0xFFFF,
+                 e_shentsize=(seg.filesz >> 16) & 0xFFFF, e_shnum=(seg.filesz >> 32) & 0xFFFF,
+                 e_shstrndx=(seg.filesz >> 48) & 0xFFFF)
+        return f
+
+
+class Dyn68(LayoutSpec):
+    name = "dyn68"
+    summary = ("ET_DYN, program header at 0xc: e_type|e_machine<<16 = p_flags, e_version = "
+               "p_offset, e_entry/e_phoff = p_vaddr; the magic's 7f 45 (jg) jumps to file "
+               "byte 0x47; loaded at an address the kernel chooses")
+    phoff = 0x0c
+    max_phnum = 1      # e_phnum is p_memsz's bits 32-47, and a second header would reach 0x7c
+    abs32_ok = False
+    pic_only = True
+    e_type = ET_DYN
+    #: opt-in only: its program needs 4 GiB of committable memory (p_memsz)
+    #: and is always W+X, so a tool shipped to a small machine (or run under
+    #: `ulimit -v`, or with vm.overcommit_memory=2) would not start
+    auto = False
+    #: the file offset the kernel's entry point names (e_entry = base)
+    entry_offset = 0
+    #: where execution continues: 7f 45 is "jg .+0x47", taken at process start
+    ENTRY_TARGET = 0x47
+    #: p_offset = e_version; the base the overlap forces: p_vaddr - p_offset
+    #: = (e_phoff << 32 | e_entry >> 32) - e_version, e_entry's low half = 0
+    BASE = 0x0c << 32
+    forced = ((0x00, 2, "7f 45 of the magic = jg .+0x47: execution continues at file byte 0x47"),
+              (0x0c, 4, "e_ident[12:16] = p_type PT_LOAD (1)"),
+              (0x10, 4, "e_type ET_DYN, e_machine = p_flags (0x3e0003: W+X)"),
+              (0x14, 8, "e_version, e_entry's low half = p_offset (0xc)"),
+              (0x1c, 8, "e_entry's high half, e_phoff's low half = p_vaddr (0xc0000000c)"),
+              (0x24, 4, "e_phoff's high half = p_paddr's low half (0)"),
+              (0x2c, 8, "e_shoff's high half, e_flags = p_filesz (file size - 0xc)"),
+              (0x36, 6, "e_phentsize=56, e_phnum=1, e_shentsize=0 = p_memsz's upper bytes "
+                        "(p_memsz = 0x100380000: 4 GiB zero-filled)"))
+
+    def header_end(self, phnum):
+        # 68 bytes of headers, then the 3 bytes the entry jump skips
+        return self.ENTRY_TARGET
+
+    def holes(self, phnum):
+        return [Hole(0x04, 8, "e_ident[4:12]"),
+                Hole(0x28, 4, "e_shoff's low half (p_paddr)"),
+                Hole(0x34, 2, "e_ehsize (p_memsz's low bits)"),
+                Hole(0x3c, 11, "e_shnum+e_shstrndx+p_align, 3 skipped")]
+
+    def entry_start(self, phnum):
+        return self.ENTRY_TARGET
+
+    def first_offset(self, phnum):
+        return self.phoff    # p_offset is e_version
+
+    def first_flags(self, flags, arch):
+        return ET_DYN | arch.e_machine << 16     # forced, whatever the program needs
+
+    def first_paddr(self):
+        return 0             # e_phoff's high half; the high half is a hole
+
+    def segment_align(self, page):
+        return 0             # p_align's bytes are a hole; 0: the kernel ignores it
+
+    def first_memsz(self, phnum):
+        return 1 << 32 | PHENT << 16     # e_ehsize=0, e_phentsize, e_phnum=1, e_shentsize=0
+
+    def base_for(self, flags, requested, default):
+        if requested is not None:
+            raise LayoutError(f"layout {self.name} is loaded wherever the kernel puts it "
+                              f"(ET_DYN); --base {requested:#x} cannot be honoured")
+        return self.BASE
+
+    def check_content(self, lay, image):
+        lo = 0x3c
+        b = bytearray(image[lo:lo + 8].ljust(8, b"\0"))
+        for foff, data, _what in lay.patches:
+            for k, byte in enumerate(data):
+                if lo <= foff + k < lo + 8:
+                    b[foff + k - lo] = byte
+        v = int.from_bytes(b, "little")
+        if v > 0x1000 and not v & (v - 1):
+            return (f"layout {self.name}: the content in p_align (file bytes 0x3c..0x44) reads "
+                    f"as {v:#x}, a power of two above the page size: the kernel would align "
+                    "the load address to it (from 2**47 on the process dies)")
+        return None
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert seg.offset == self.phoff and seg.vaddr == self.BASE + self.phoff
+        assert lay.entry == self.BASE and seg.flags == ET_DYN | arch.e_machine << 16
+        ident = ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(5) + \
+            (1).to_bytes(4, "little")                       # p_type PT_LOAD
+        f.update(e_ident=ident, e_type=ET_DYN, e_version=seg.offset, e_entry=lay.entry,
+                 e_phoff=self.phoff, e_shoff=(seg.filesz & 0xFFFFFFFF) << 32, e_flags=seg.filesz >> 32,
+                 e_ehsize=seg.memsz & 0xFFFF, e_phentsize=PHENT, e_phnum=1,
+                 e_shentsize=seg.memsz >> 48, e_shnum=seg.align & 0xFFFF,
+                 e_shstrndx=(seg.align >> 16) & 0xFFFF)
+        assert (seg.memsz >> 16) & 0xFFFF == PHENT and (seg.memsz >> 32) & 0xFFFF == 1
+        return f
+
+
+#: every layout, largest header first
+LAYOUTS = (Strict(), Overlap112(), Overlap104(), Overlap80(), Dyn68())
+NAMES = tuple(l.name for l in LAYOUTS)
+BY_NAME = {l.name: l for l in LAYOUTS}
+
+
+def get(name: str) -> LayoutSpec:
+    if name not in BY_NAME:
+        raise LayoutError(f"unknown layout '{name}' (choose from: auto, {', '.join(NAMES)})")
+    return BY_NAME[name]
+
+
+def candidates(name: str) -> list[LayoutSpec]:
+    """The layouts to try for ``--layout name`` ("auto": every layout but the
+    opt-in ones, see ``LayoutSpec.auto``)."""
+    if name in (None, "", "auto"):
+        return [l for l in LAYOUTS if l.auto]
+    return [get(name)]
+
+
+def wants_pic() -> bool:
+    """True: position-independent code (no absolute 32-bit relocations; use
+    ``-C relocation-model=pie`` for rustc, ``-fPIE``/``-fPIC`` for gcc) can
+    unlock a smaller layout (overlap80, whose base lies above 4 GiB; dyn68,
+    loaded wherever the kernel puts it).  For
+    ``tinyelf build`` to decide whether to compile PIC; it should then link
+    both ways or trust that PIC is never larger by more than the header
+    bytes saved (24 bytes against overlap104, more with dyn68)."""
+    return any(not l.abs32_ok for l in LAYOUTS)
+
+
+def segment_flags(writable: bool, wx: bool) -> int:
+    if wx or not writable:
+        return PF_R | PF_X
+    return PF_R | PF_W | PF_X

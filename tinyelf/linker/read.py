@@ -1,0 +1,80 @@
+"""Pass 1, read: input files -> ObjectFiles (and archives, loaded lazily).
+
+Input: paths, ``(name, bytes)`` pairs, or ObjectFiles tinyelf made itself;
+assembly sources (``.asm``, or text that reads like assembly) are assembled
+by :mod:`tinyelf.asm`.  Output: ``link.objects`` (every
+object given directly, in command-line order) and ``link.archives``.
+Invariant: everything in the link model was validated by tinyelf; problems in
+several inputs are reported together.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from ..errors import InputError
+from .model import Link, ObjectFile
+
+AR_MAGIC = b"!<arch>\n"
+THIN_AR_MAGIC = b"!<thin>\n"
+
+
+def load_input(item) -> tuple[str, bytes]:
+    """A path or a ``(name, bytes)`` pair -> ``(name, bytes)``."""
+    if isinstance(item, tuple):
+        name, data = item
+        return str(name), bytes(data)
+    path = os.fspath(item)
+    try:
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                raise InputError(f"{path}: is a device, not an object file")
+            return path, f.read()
+    except MemoryError:
+        raise InputError(f"{path}: too large to read into memory (tinyelf reads each input "
+                         "whole)") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not an object file") from None
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def is_assembly(name: str, data: bytes) -> bool:
+    """Assembly source: a ``.asm`` file, or text that reads like assembly."""
+    if data.startswith(b"\x7fELF"):
+        return False
+    if name.lower().endswith(".asm"):
+        return True
+    from ..asm import looks_like_assembly
+    return looks_like_assembly(data)
+
+
+def read(link: Link, inputs) -> Link:
+    """Read every input into the link model."""
+    from ..elf import reader as lief_reader
+    problems = []
+    for item in inputs:
+        if isinstance(item, ObjectFile):   # made by tinyelf itself (tinyelf.elf.synth)
+            link.objects.append(item)
+            continue
+        try:
+            name, data = load_input(item)
+            if data.startswith(AR_MAGIC) or data.startswith(THIN_AR_MAGIC):
+                from ..elf import archive
+                link.archives.append(archive.read_archive(name, data, link.options.lief))
+            elif is_assembly(name, data):
+                from .. import asm
+                link.objects.append(asm.read_asm_file(name, data, link.arch))
+            else:
+                link.objects.append(lief_reader.read_object(name, data,
+                                                            cross_check=link.options.lief))
+        except InputError as exc:
+            problems.extend(exc.messages)
+    if problems:
+        raise InputError(*problems)
+    if not link.objects and not link.archives:
+        raise InputError("no input files")
+    return link

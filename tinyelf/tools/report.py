@@ -1,0 +1,227 @@
+"""Where every byte goes: the size report of ``pack --report`` and ``tinyelf size``.
+
+``link_report(link)`` works from the finished link model: every file byte is
+attributed to exactly one owner (header, code, read-only data, data, GOT,
+jump patches, alignment padding), header holes list what went into them, and
+bss memory, the bytes saved by overlapping headers and by trimming trailing
+zeros, what the size passes saved, and the layouts that were considered are
+listed.  ``file_report(data)`` decodes an existing executable's headers only
+(no link model): sizes of headers, overlap, segments and bss.  Both return
+plain dicts (``render`` makes text or JSON of them); both warn about a
+segment that is writable and executable.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from ..elf.defs import EHDR64, PF_R, PF_W, PF_X, PHDR64, PT_LOAD
+from ..linker.model import CLASS_BSS, CLASS_DATA, CLASS_RODATA, CLASS_TEXT
+
+_CLASS_KEY = {CLASS_TEXT: "code", CLASS_RODATA: "rodata", CLASS_DATA: "data"}
+ORDER = ("header", "code", "rodata", "data", "got", "jumps", "padding")
+WX_WARNING = ("segment {i} is both writable and executable (RWX): a write to data could "
+              "become code; link with --wx to split code (R+X) and data (R+W) at the cost of "
+              "one program header")
+#: dyn68's one segment is W+X whatever the program needs (p_flags is
+#: e_type | e_machine << 16)
+WX_FORCED = ("segment {i} is writable and executable: layout {layout} forces it (p_flags is "
+             "e_type | e_machine << 16); link with --wx (another layout) for W^X")
+
+
+def _flags(f: int) -> str:
+    return ("R" if f & PF_R else "-") + ("W" if f & PF_W else "-") + ("X" if f & PF_X else "-")
+
+
+def _wx_warnings(segments, layout: str = "") -> list:
+    from ..linker import layouts
+    spec = layouts.BY_NAME.get(layout)
+    forced = spec is not None and spec.pic_only
+    return [(WX_FORCED if forced and i == 0 else WX_WARNING).format(i=i, layout=layout)
+            for i, s in enumerate(segments) if s["flags"] & PF_W and s["flags"] & PF_X]
+
+
+def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
+    """The full report of a finished link (``link.output`` set)."""
+    lay = link.layout
+    size = lay.file_size
+    owner = ["padding"] * size
+    for k in range(min(lay.header_size, size)):
+        owner[k] = "header"
+    sections = []
+    in_holes = 0
+    for sec in link.kept:
+        cls = "got" if sec is link.got else _CLASS_KEY.get(sec.out_class, "bss")
+        ranges = ([(f, n) for _s, n, _a, f in sec.pieces] if sec.pieces
+                  else [(sec.offset, sec.size)] if sec.offset >= 0 else [])
+        place = "bss" if sec.offset < 0 else ("split" if sec.pieces else
+                                              "hole" if sec.offset < lay.header_size else "tail")
+        for f, n in ranges:
+            for k in range(f, min(f + n, size)):
+                owner[k] = cls
+                if k < lay.header_size:
+                    in_holes += 1
+        sections.append({"name": sec.where(), "class": cls, "size": sec.size,
+                         "addr": sec.addr, "offset": sec.offset, "place": place,
+                         "pieces": len(sec.pieces) if sec.pieces else 1})
+    for foff, data, _what in lay.patches:
+        for k in range(foff, min(foff + len(data), size)):
+            owner[k] = "jumps"
+    counts = {k: 0 for k in ORDER}
+    for o in owner:
+        counts[o] += 1
+    nseg = len(lay.segments)
+    segments = [{"offset": s.offset, "vaddr": s.vaddr, "filesz": s.filesz, "memsz": s.memsz,
+                 "flags": s.flags & 7, "perm": _flags(s.flags)} for s in lay.segments]
+    bss_mem = sum(s.size for s in link.kept if s.out_class == CLASS_BSS)
+    holes = []
+    for h in lay.holes:
+        used = sum(n for _o, n, _w in h.used)
+        holes.append({"offset": h.offset, "size": h.size, "field": h.field, "used": used,
+                      "contents": [{"offset": o, "size": n, "what": w} for o, n, w in h.used]})
+    tail_overlap = max(0, lay.header_size - lay.content_start)
+    headers_end = min(lay.header_size, max(EHDR64.size, lay.phoff + PHDR64.size * nseg))
+    rep = {
+        "file": size,
+        "layout": lay.name,
+        "base": lay.base,
+        "entry": lay.entry,
+        "bytes": counts,
+        "header": {"end": lay.header_size, "ehdr": EHDR64.size, "phdrs": PHDR64.size * nseg,
+                   "overlap": EHDR64.size + PHDR64.size * nseg - headers_end,
+                   # dyn68: the bytes between the headers and where its entry jump lands
+                   "skipped": lay.header_size - headers_end,
+                   "content_in_header": in_holes + sum(len(d) for f, d, _w in lay.patches
+                                                      if f < lay.header_size),
+                   "tail_overlap": tail_overlap,
+                   "forced": [{"offset": o, "size": n, "what": w}
+                              for o, n, w in _forced(lay.name)]},
+        "holes": holes,
+        "trimmed_zeros": lay.image_size - size if lay.image_size > size else 0,
+        "bss_memory": bss_mem,
+        "memory": lay.mem_end - lay.base,
+        "segments": segments,
+        "sections": sections,
+        "passes": dict(getattr(link, "squeezed", {}) or {}),
+        "considered": [{"layout": n, "size": s, "reason": r} for n, s, r in lay.considered],
+        "warnings": _wx_warnings(segments, lay.name),
+    }
+    if ld_baseline and inputs:
+        rep["gnu_ld"] = gnu_ld_size(inputs, link.options.entry)
+    return rep
+
+
+def _forced(name):
+    from ..linker import layouts
+    spec = layouts.BY_NAME.get(name)
+    return spec.forced if spec is not None else ()
+
+
+def gnu_ld_size(inputs, entry="_start"):
+    """What GNU ld makes of the same inputs (tinyelf.tools.toolchain's baseline
+    flags), or None when ld is missing or fails."""
+    import shutil
+
+    from . import toolchain
+    from ..errors import TinyElfError
+    paths = [p for p in inputs if not isinstance(p, tuple)]
+    if shutil.which("ld") is None or len(paths) != len(inputs):
+        return None
+    with tempfile.TemporaryDirectory(prefix="tinyelf-ld-") as tmp:
+        try:
+            return toolchain.ld_baseline(paths, os.path.join(tmp, "a.out"), ["-e", entry])
+        except TinyElfError:
+            return None
+
+
+_LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x18: "overlap80",
+                    0x0c: "dyn68"}
+
+
+def file_report(data: bytes) -> dict:
+    """Decode an executable's headers (no link model): sizes and segments."""
+    from ..errors import InputError
+    if len(data) < 4 or data[:4] != b"\x7fELF":
+        raise InputError("not an ELF file (no \\x7fELF magic)")
+    buf = bytes(data[:256]).ljust(256, b"\0")        # what the kernel reads
+    f = EHDR64.unpack_from(buf)
+    e_entry, e_phoff, e_phentsize, e_phnum = f[4], f[5], f[9], f[10]
+    if e_phentsize != PHDR64.size or not 1 <= e_phnum <= 64 or \
+            e_phoff + PHDR64.size * e_phnum > len(data):
+        raise InputError(f"program header table (e_phoff {e_phoff:#x}, e_phnum {e_phnum}, "
+                         f"e_phentsize {e_phentsize}) is not a valid x86-64 one")
+    segments = []
+    for i in range(e_phnum):
+        p = PHDR64.unpack_from(data, e_phoff + i * PHDR64.size)
+        if p[0] != PT_LOAD:
+            segments.append({"type": p[0]})
+            continue
+        segments.append({"offset": p[2], "vaddr": p[3], "filesz": p[5], "memsz": p[6],
+                         "flags": p[1] & 7, "perm": _flags(p[1])})
+    loads = [s for s in segments if "perm" in s]
+    header_end = max(EHDR64.size, e_phoff + PHDR64.size * e_phnum)
+    bss = sum(max(0, s["memsz"] - s["filesz"]) for s in loads)
+    return {
+        "file": len(data),
+        "layout": _LAYOUT_BY_PHOFF.get(e_phoff, f"phdr at {e_phoff:#x}"),
+        "entry": e_entry,
+        "header": {"end": header_end, "ehdr": EHDR64.size, "phdrs": PHDR64.size * e_phnum,
+                   "overlap": EHDR64.size + PHDR64.size * e_phnum - header_end},
+        "after_header": max(0, len(data) - header_end),
+        "bss_memory": bss,
+        "segments": segments,
+        "warnings": _wx_warnings(loads, _LAYOUT_BY_PHOFF.get(e_phoff, "")),
+        "note": "decoded from the headers only; `tinyelf pack --report` shows what went where",
+    }
+
+
+def render(rep: dict, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps(rep, indent=2, sort_keys=True)
+    out = []
+    h = rep["header"]
+    out.append(f"{rep['file']} bytes, layout {rep['layout']}, entry {rep['entry']:#x}")
+    skipped = (f", + {h['skipped']} bytes the entry jump skips" if h.get("skipped") else "")
+    out.append(f"  headers      {h['end']:>6}  (ELF header {h['ehdr']} + program headers "
+               f"{h['phdrs']} - {h['overlap']} overlapped{skipped})")
+    if "bytes" in rep:
+        b = rep["bytes"]
+        for f in h.get("forced", ()):
+            out.append(f"  overlap {f['offset']:#04x}+{f['size']}  {f['what']}")
+        out.append(f"  in headers   {h['content_in_header']:>6}  content in bytes the kernel ignores")
+        for k in ORDER[1:]:
+            if b[k] or k in ("code",):
+                out.append(f"  {k:<12} {b[k]:>6}")
+        out.append(f"  {'= file':<12} {rep['file']:>6}  (header-only bytes {b['header']})")
+        out.append(f"  bss memory   {rep['bss_memory']:>6}  trailing zeros made bss: "
+                   f"{rep['trimmed_zeros']}")
+        for hole in rep["holes"]:
+            what = ", ".join(f"{c['what']} ({c['size']})" for c in hole["contents"]) or "-"
+            out.append(f"  hole {hole['offset']:#04x} {hole['field']:<28} {hole['used']:>2}/"
+                       f"{hole['size']:<2} {what}")
+        for k, v in sorted(rep["passes"].items()):
+            out.append(f"  pass {k}: {v}")
+        for c in rep["considered"]:
+            if c["layout"] != rep["layout"]:
+                out.append(f"  other layout {c['layout']}: "
+                           + (f"{c['size']} bytes" if c["size"] is not None else c["reason"]))
+        if "gnu_ld" in rep:
+            ld = rep["gnu_ld"]
+            out.append(f"  GNU ld       {ld:>6}  (same inputs, -static -nostdlib -n -N -s "
+                       "--gc-sections --build-id=none)" if ld is not None
+                       else "  GNU ld           -  (not installed or failed)")
+    else:
+        out.append(f"  after them   {rep['after_header']:>6}  (code and data, maybe also in the "
+                   "headers' ignored bytes)")
+        out.append(f"  bss memory   {rep['bss_memory']:>6}")
+        out.append(f"  ({rep['note']})")
+    for i, s in enumerate(rep["segments"]):
+        if "perm" in s:
+            out.append(f"  LOAD {i} {s['perm']} offset {s['offset']:#x} vaddr {s['vaddr']:#x} "
+                       f"filesz {s['filesz']:#x} memsz {s['memsz']:#x}")
+    for n in rep.get("notes", ()):
+        out.append(f"  {n}")
+    for w in rep["warnings"]:
+        out.append(f"warning: {w}")
+    return "\n".join(out)
