@@ -22,14 +22,19 @@ F_GOTPC = 4      # GOT + A - P
 F_GOTOFF = 5     # S + A - GOT
 F_GOT = 6        # G + A
 F_SIZE = 7       # Z + A
+#: formulas from F_ARCH on are the architecture's own (Arch.arch_value computes them)
+F_ARCH = 100
 
 # overflow checks: none, signed, unsigned, either (GNU ld's "bitfield")
 C_NONE, C_SIGNED, C_UNSIGNED, C_BITFIELD = 0, 1, 2, 3
 
 
-#: one relocation type: its name, the bytes of its field, its formula (F_*)
-#: and its overflow check (C_*)
-RelocType = namedtuple("RelocType", "name size formula check")
+#: one relocation type: its name, the bytes of its field, its formula (F_*),
+#: its overflow check (C_*) and, for instruction bit-fields, the arch's name for
+#: how the value goes into the field (None: the whole field, in the arch's byte order)
+RelocType = namedtuple("RelocType", "name size formula check field", defaults=(None,))
+
+_MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 #: arch name -> module name; modules are imported only when asked for
 _MODULES = {"x86_64": "x86_64"}
@@ -58,9 +63,40 @@ class Arch:
         without a disassembler, or None (then capstone decodes it)."""
         return None
 
+    byteorder: str = "little"
+
     def reloc_name(self, rtype: int) -> str:
         spec = self.relocs.get(rtype)
         return spec.name if spec else f"relocation type {rtype}"
+
+    def range_of(self, spec: RelocType):
+        """(low, high) of the values the field can hold, or None if any fits."""
+        return None
+
+    def field_problem(self, spec: RelocType, value: int) -> str | None:
+        """Why ``value`` cannot go into the field of ``spec`` (None if it can):
+        out of range, or (instruction fields) not a multiple of the scale."""
+        rng = self.range_of(spec)
+        if rng is not None and not rng[0] <= value <= rng[1]:
+            return (f"value {value:#x} does not fit in {spec.size * 8} bits "
+                    f"({'signed' if rng[0] < 0 else 'unsigned'})")
+        return None
+
+    def write_field(self, buf, pos: int, spec: RelocType, value: int) -> None:
+        """Store a checked ``value`` into the field at ``buf[pos]``: the whole
+        field in the arch's byte order; instruction bit-fields override this."""
+        size = spec.size
+        buf[pos:pos + size] = (value & _MASKS[size]).to_bytes(size, self.byteorder)
+
+    def implicit_addend(self, data, off: int, rtype: int) -> int:
+        """The addend a REL relocation keeps in its field (signed, the arch's byte order)."""
+        spec = self.relocs.get(rtype)
+        size = spec.size if spec else 0
+        return int.from_bytes(bytes(data[off:off + size]), self.byteorder, signed=True) if size else 0
+
+    def arch_value(self, link, sec, r_off: int, spec: RelocType, S: int, A: int, P: int, sym) -> int:
+        """The value of a relocation whose formula is the arch's own (>= F_ARCH)."""
+        raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")
 
 
 def names() -> list[str]:

@@ -11,7 +11,7 @@ dyn68's p_align).  Invariant: every byte written by a relocation was range-check
 """
 from __future__ import annotations
 
-from ..arch import F_ABS, F_GOT, F_GOTOFF, F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE
+from ..arch import F_ABS, F_ARCH, F_GOT, F_GOTOFF, F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE
 from ..errors import LayoutError, RelocationError
 from .model import Link, symbol_address
 
@@ -47,12 +47,13 @@ def relocate(link: Link) -> Link:
         for i, sym in enumerate(link.got_symbols):
             slot[sym] = i * ptr
             image[got.offset + i * ptr:got.offset + (i + 1) * ptr] = \
-                (symbol_address(sym) & _MASKS[ptr]).to_bytes(ptr, "little")
+                (symbol_address(sym) & _MASKS[ptr]).to_bytes(ptr, arch.byteorder)
 
     problems = []
     relaxed = link.relaxed
     target = link.target
-    range_of = arch.range_of
+    field_problem = arch.field_problem
+    write_field = arch.write_field
     for sec in link.kept:
         relocs = sec.relocs
         if not relocs:
@@ -76,7 +77,6 @@ def relocate(link: Link) -> Link:
             else:
                 P = base_addr + r_off
                 pos = base_off + r_off
-            size = spec.size
             if f == F_ABS:
                 v = S + A
             elif f == F_PC:
@@ -95,17 +95,18 @@ def relocate(link: Link) -> Link:
                 v = slot[t] + A
             elif f == F_SIZE:
                 v = t.size + A
+            elif f >= F_ARCH:
+                v = arch.arch_value(link, sec, r_off, spec, S, A, P, t)
             else:  # pragma: no cover - table and formulas out of step
                 raise AssertionError(f"formula {f}")
-            rng = range_of(spec)
-            if rng is not None and not rng[0] <= v <= rng[1]:
+            why = field_problem(spec, v)
+            if why:
                 problems.append(
                     f"relocation {spec.name} out of range at {sec.where()}+{r_off:#x} against "
-                    f"{t.name or 'a section'}: value {v:#x} does not fit in {size * 8} bits "
-                    f"({'signed' if rng[0] < 0 else 'unsigned'}); the code was probably compiled "
+                    f"{t.name or 'a section'}: {why}; the code was probably compiled "
                     "for a different memory model or base address (try -fPIC/-mcmodel, or --base)")
                 continue
-            image[pos:pos + size] = (v & _MASKS[size]).to_bytes(size, "little")
+            write_field(image, pos, spec, v)
     if problems:
         raise RelocationError(*problems)
     problem = lay.spec.check_content(lay, image) if lay.spec is not None else None
