@@ -37,9 +37,9 @@ RelocType = namedtuple("RelocType", "name size formula check field", defaults=(N
 _MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 #: arch name -> module name; modules are imported only when asked for
-_MODULES = {"x86_64": "x86_64"}
+_MODULES = {"x86_64": "x86_64", "i386": "i386"}
 #: e_machine -> arch name
-_BY_MACHINE = {62: "x86_64"}
+_BY_MACHINE = {62: "x86_64", 3: "i386"}
 _LOADED: dict = {}
 
 
@@ -94,6 +94,17 @@ class Arch:
         size = spec.size if spec else 0
         return int.from_bytes(bytes(data[off:off + size]), self.byteorder, signed=True) if size else 0
 
+    def got_value(self, data, r_off: int, slot: int, got_addr: int, A: int) -> int:
+        """The value of a GOT-slot relocation (F_GOT: G + A, the slot's
+        offset from the GOT); machines whose field depends on the instruction
+        (i386: a base register or not) override this."""
+        return slot + A
+
+    def layouts(self):
+        """The header layouts for this machine, largest first."""
+        from ..linker.layouts import LAYOUTS
+        return LAYOUTS
+
     def arch_value(self, link, sec, r_off: int, spec: RelocType, S: int, A: int, P: int, sym) -> int:
         """The value of a relocation whose formula is the arch's own (>= F_ARCH)."""
         raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")
@@ -108,6 +119,8 @@ def get(name: str) -> Arch:
     name = name.replace("-", "_")
     if name in ("x86-64", "amd64"):
         name = "x86_64"
+    if name in ("x86", "i686", "i586", "ia32", "elf_i386"):
+        name = "i386"
     if name not in _MODULES:
         raise UsageError(f"unknown architecture '{name}' (supported: {', '.join(names())})")
     if name not in _LOADED:

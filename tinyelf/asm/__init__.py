@@ -822,7 +822,7 @@ class _Assembler:
         value = lin.const
         if lin.terms:
             key, coeff = self._single_term(lin, item)
-            rtype = {8: 1, 4: 10, 2: 12, 1: 14}[size]
+            rtype = _reloc_types(self.arch)["abs"][size]
             sym, addend = self._reloc_symbol(key, lin)
             sec.relocs.append((item.offset, rtype, sym, addend))
             value = 0
@@ -913,10 +913,12 @@ class _Assembler:
         if pcrel:
             P = addr + f_off
             addend = signed_f0 - sval + P
-            rtype = {4: 2, 1: 15, 2: 13, 8: 24}[f_size]
+            rtype = _reloc_types(self.arch)["pc"][f_size]
         else:
             addend = (f0 if f_size == 8 else signed_f0 if self._sign_extended(code, addr, f_off) else f0) - sval
-            rtype = {8: 1, 2: 12, 1: 14}.get(f_size) or (11 if self._sign_extended(code, addr, f_off) else 10)
+            types = _reloc_types(self.arch)
+            rtype = types["abs_signed"][f_size] if self._sign_extended(code, addr, f_off) \
+                else types["abs"][f_size]
         sec.relocs.append((item.offset + f_off, rtype, sym, addend))
         fixed = bytearray(code)
         fixed[f_off:f_off + f_size] = bytes(f_size)
@@ -1030,6 +1032,16 @@ def _signed_terms(inner: str):
     if "".join(cur).strip():
         out.append((sign, "".join(cur)))
     return out
+
+
+#: the relocation types the assembler writes, by kind and field size, for
+#: machines that do not give their own (``arch.asm_reloc_types``): x86-64's
+_X86_64_RELOC_TYPES = {"abs": {8: 1, 4: 10, 2: 12, 1: 14}, "abs_signed": {8: 1, 4: 11, 2: 12, 1: 14},
+                       "pc": {4: 2, 1: 15, 2: 13, 8: 24}}
+
+
+def _reloc_types(arch) -> dict:
+    return getattr(arch, "asm_reloc_types", None) or _X86_64_RELOC_TYPES
 
 
 def assemble_source(text: str, name: str = "<asm>", arch=None):

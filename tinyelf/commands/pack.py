@@ -21,6 +21,9 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
                    help="entry symbol (default: _start)")
     p.add_argument("--base", type=parse_address, default=None, metavar="ADDR",
                    help="load address (default: 0x400000)")
+    p.add_argument("--arch", default=None, metavar="ARCH",
+                   help="the machine to link for (x86_64, i386); default: the first input "
+                   "object's, x86_64 when no input says (assembly sources only)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
                    help="keep every loadable section, reachable or not")
     p.add_argument("-u", "--undefined", action="append", default=[], metavar="SYM",
@@ -54,7 +57,8 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
 # --- squeeze (issue 4): layouts, holes, size passes, report, W^X -------------
 def add_squeeze_options(p: argparse.ArgumentParser) -> None:
     """Layout choice, size passes (each with an off switch), report, --wx."""
-    from ..linker.layouts import LAYOUTS, NAMES
+    from ..linker.layouts import LAYOUTS, all_names
+    NAMES = all_names()
     g = p.add_argument_group("size and layout")
     g.add_argument("--layout", default="auto", choices=("auto",) + NAMES, metavar="NAME",
                    help="header layout: auto (default: the smallest that this program meets "
@@ -108,7 +112,7 @@ def options_from(args):
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
     return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections,
-                       lief=getattr(args, "lief", True),
+                       arch=getattr(args, "arch", None), lief=getattr(args, "lief", True),
                        undefined=tuple(getattr(args, "undefined", ())),
                        require_defined=tuple(getattr(args, "require_defined", ())), **squeeze)
 

@@ -104,7 +104,7 @@ _ASSEMBLED = {
     "1e136aeb8477deb3": "31c06aff59f2ae6afe584829c8c3",  # strlen
 }
 
-_objects_cache: dict[str, bytes] = {}
+_objects_cache: dict = {}
 
 
 def source_key(func: str) -> str:
@@ -130,10 +130,33 @@ def assemble(func: str) -> bytes:
     return ks_assemble(SOURCES[func], name=f"<tinyelf builtin {func}>")
 
 
-def make(func: str) -> ObjectFile:
-    """A fresh one-function object defining ``func``."""
+def arch_code(func: str, arch) -> bytes:
+    """The machine code of one builtin for ``arch``: its own sources
+    (``arch.builtin_sources``) and their assembled bytes
+    (``arch.builtin_bytes``, else keystone), or the x86-64 table above."""
+    sources = getattr(arch, "builtin_sources", None)
+    if not sources:
+        return code(func)
+    key = (arch.name, func)
+    data = _objects_cache.get(key)
+    if data is None:
+        text = sources[func]
+        cached = getattr(arch, "builtin_bytes", {}).get(
+            hashlib.sha256(text.encode()).hexdigest()[:16])
+        if cached is not None:
+            data = bytes.fromhex(cached)
+        else:
+            from ..asm import assemble as ks_assemble
+            data = ks_assemble(text, arch=arch, name=f"<tinyelf builtin {func}>")
+        _objects_cache[key] = data
+    return data
+
+
+def make(func: str, arch=None) -> ObjectFile:
+    """A fresh one-function object defining ``func`` (for ``arch``; None: x86-64)."""
     from ..elf.synth import function_object
-    return function_object(f"<tinyelf builtin {func}>", func, code(func))
+    data = code(func) if arch is None else arch_code(func, arch)
+    return function_object(f"<tinyelf builtin {func}>", func, data)
 
 
 def needed(globals_: dict) -> list[str]:

@@ -245,6 +245,9 @@ def _pic_problems(link: Link) -> list:
 def _check(spec, ctx: _Context, phnum: int) -> None:
     """Raise LayoutError naming why ``spec`` cannot hold this program."""
     spec.check_phnum(phnum)
+    why = spec.check_program(ctx)
+    if why:
+        raise LayoutError(why)
     if spec.pic_only:
         if ctx.link.options.wx and spec.forces_wx(ctx.arch):
             raise LayoutError(f"layout {spec.name} maps its segment writable and executable "
@@ -566,6 +569,8 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
             return None
     else:
         e_entry = entry_addr
+    if not spec.settle(segments, e_entry, base):
+        return None
 
     text_end = max([final[i.sec][0] + i.size for i in ctx.items if i.code and i.sec in final]
                    + [base + content_start])
@@ -677,7 +682,7 @@ def layout(link: Link) -> Link:
             # vm.mmap_min_addr is 4096 or 65536 on stock kernels: lower needs CAP_SYS_RAWIO
             raise LayoutError(f"base address {opts.base:#x} is below 0x10000; an ordinary user "
                               "cannot map it (vm.mmap_min_addr)")
-    specs = layoutsmod.candidates(opts.layout)
+    specs = layoutsmod.candidates(opts.layout, arch)
     explicit = len(specs) == 1
     ctx = _Context(link)
     plans, considered = [], []

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from ..elf.defs import (ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_DYN, ET_EXEC, EV_CURRENT, PF_R,
                       PF_W, PF_X)
+from ..elf.structs import structs_for
 from ..errors import LayoutError
 from .model import Hole
 
@@ -80,13 +81,29 @@ MIN_USER_BASE = 0x10000
 USER_TOP = 1 << 47
 
 
-def standard_ident() -> bytes:
-    return ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
+def standard_ident(es=None) -> bytes:
+    cls = es.elfclass if es is not None else ELFCLASS64
+    return ELFMAG + bytes([cls, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
 
 
 class LayoutSpec:
-    """Base class: one header layout and its constraints."""
+    """Base class: one header layout and its constraints.  ``es``: the ELF
+    class's structures (tinyelf.elf.structs); header sizes come from it."""
     name = ""
+    es = structs_for(ELFCLASS64)
+
+    def __init__(self, es=None):
+        if es is not None:
+            self.es = es
+
+    @property
+    def ehsize(self) -> int:
+        return self.es.ehdr.size
+
+    @property
+    def phent(self) -> int:
+        return self.es.phdr.size
+
     summary = ""
     phoff = 64
     max_phnum = 16
@@ -107,7 +124,7 @@ class LayoutSpec:
     forced = ()
 
     def header_end(self, phnum: int) -> int:
-        return max(64, self.phoff + PHENT * phnum)
+        return max(self.ehsize, self.phoff + self.phent * phnum)
 
     def holes(self, phnum: int) -> list[Hole]:
         return []
@@ -173,6 +190,18 @@ class LayoutSpec:
         """Forced p_memsz of the first segment (p_filesz free), or None."""
         return None
 
+    def check_program(self, ctx) -> str | None:
+        """Why this layout cannot hold the program at all (before planning),
+        or None; ``ctx``: the layout pass's view of the program (writable,
+        bss)."""
+        return None
+
+    def settle(self, segments, entry: int, base: int) -> bool:
+        """Last word on the segments once the entry address is known (a
+        layout whose header fields tie p_memsz to e_entry sets it here);
+        False when the plan cannot work."""
+        return True
+
     def check_content(self, lay, image) -> str | None:
         """After relocation: why the bytes content put into header fields
         cannot stay there, or None (``image``: the relocated file image,
@@ -181,9 +210,10 @@ class LayoutSpec:
 
     def ehdr_fields(self, lay, arch) -> dict:
         """Every ELF header field's value for the finished layout ``lay``."""
-        return dict(e_ident=standard_ident(), e_type=self.e_type, e_machine=arch.e_machine,
+        return dict(e_ident=standard_ident(self.es), e_type=self.e_type, e_machine=arch.e_machine,
                     e_version=EV_CURRENT, e_entry=lay.entry, e_phoff=self.phoff, e_shoff=0,
-                    e_flags=0, e_ehsize=64, e_phentsize=PHENT, e_phnum=len(lay.segments),
+                    e_flags=0, e_ehsize=self.ehsize, e_phentsize=self.phent,
+                    e_phnum=len(lay.segments),
                     e_shentsize=0, e_shnum=0, e_shstrndx=0)
 
     def check_phnum(self, phnum: int) -> None:
@@ -195,8 +225,11 @@ class LayoutSpec:
 class Strict(LayoutSpec):
     name = "strict"
     summary = "spec-valid ELF header + program headers, nothing overlapped or hidden"
-    phoff = 64
     spec_valid = True
+
+    @property
+    def phoff(self):
+        return self.ehsize
 
 
 def _common_holes(phnum, extra):
@@ -205,24 +238,46 @@ def _common_holes(phnum, extra):
 
 
 class Overlap112(LayoutSpec):
-    name = "overlap112"
-    summary = "program header at 0x38: e_phnum/e_shentsize = p_type, e_shnum = p_flags"
-    phoff = 0x38
+    """The program header starts at e_phnum (8 bytes before the end of the ELF
+    header, either class): e_phnum=1 | e_shentsize=0 is p_type PT_LOAD, and
+    e_shnum | e_shstrndx is the program header's second word (ELF64: p_flags;
+    ELF32: p_offset, 0).  112 bytes of headers for ELF64, 76 for ELF32."""
     max_phnum = 1      # e_phnum | e_shentsize << 16 is p_type, which must be PT_LOAD (1)
-    forced = ((0x38, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
-              (0x3c, 4, "e_shnum, e_shstrndx = p_flags"))
+
+    @property
+    def phoff(self):
+        return self.ehsize - 8
+
+    @property
+    def name(self):
+        return f"overlap{self.phoff + self.phent}"
+
+    @property
+    def summary(self):
+        return (f"program header at {self.phoff:#x}: e_phnum/e_shentsize = p_type, "
+                f"e_shnum = {self.es.phdr_fields[1]}")
+
+    @property
+    def forced(self):
+        return ((self.phoff, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
+                (self.phoff + 4, 4, f"e_shnum, e_shstrndx = {self.es.phdr_fields[1]}"))
 
     def holes(self, phnum):
-        return _common_holes(phnum, [Hole(0x28, 14, "e_shoff+e_flags+e_ehsize"),
-                                     Hole(0x38 + 0x18, 8, "p_paddr")])
+        eo = self.es.field_offsets("ehdr")
+        po = self.es.field_offsets("phdr")
+        shoff = eo["e_shoff"][0]
+        return _common_holes(phnum, [
+            Hole(shoff, eo["e_phentsize"][0] - shoff, "e_shoff+e_flags+e_ehsize"),
+            Hole(self.phoff + po["p_paddr"][0], po["p_paddr"][1], "p_paddr")])
 
     def tail_free(self, phnum):
-        return 8
+        return self.es.field_offsets("phdr")["p_align"][1]
 
     def ehdr_fields(self, lay, arch):
         f = super().ehdr_fields(lay, arch)
-        flags = lay.segments[0].flags
-        f.update(e_phnum=1, e_shentsize=0, e_shnum=flags & 0xFFFF, e_shstrndx=flags >> 16)
+        seg = lay.segments[0]
+        second = {"p_flags": seg.flags, "p_offset": seg.offset}[self.es.phdr_fields[1]]
+        f.update(e_phnum=1, e_shentsize=0, e_shnum=second & 0xFFFF, e_shstrndx=second >> 16)
         return f
 
 
@@ -422,21 +477,38 @@ NAMES = tuple(l.name for l in LAYOUTS)
 BY_NAME = {l.name: l for l in LAYOUTS}
 
 
-def get(name: str) -> LayoutSpec:
-    if name not in BY_NAME:
-        raise LayoutError(f"unknown layout '{name}' (choose from: auto, {', '.join(NAMES)})")
-    return BY_NAME[name]
+def _for(arch) -> tuple:
+    return arch.layouts() if arch is not None else LAYOUTS
 
 
-def candidates(name: str) -> list[LayoutSpec]:
+def all_names() -> tuple:
+    """Every layout name of every architecture (for the command line)."""
+    from .. import arch as archmod
+    out = list(NAMES)
+    for a in archmod.names():
+        out += [l.name for l in archmod.get(a).layouts() if l.name not in out]
+    return tuple(out)
+
+
+def get(name: str, arch=None) -> LayoutSpec:
+    specs = {l.name: l for l in _for(arch)}
+    if name not in specs:
+        if arch is not None and name in all_names():
+            raise LayoutError(f"layout '{name}' is not a layout for {arch.name} (choose from: "
+                              f"auto, {', '.join(specs)})")
+        raise LayoutError(f"unknown layout '{name}' (choose from: auto, {', '.join(specs)})")
+    return specs[name]
+
+
+def candidates(name: str, arch=None) -> list[LayoutSpec]:
     """The layouts to try for ``--layout name`` ("auto": every layout but the
-    opt-in ones, see ``LayoutSpec.auto``)."""
+    opt-in ones, see ``LayoutSpec.auto``) on ``arch`` (None: x86-64's)."""
     if name in (None, "", "auto"):
-        return [l for l in LAYOUTS if l.auto]
-    return [get(name)]
+        return [l for l in _for(arch) if l.auto]
+    return [get(name, arch)]
 
 
-def wants_pic() -> bool:
+def wants_pic(arch=None) -> bool:
     """True: position-independent code (no absolute 32-bit relocations; use
     ``-C relocation-model=pie`` for rustc, ``-fPIE``/``-fPIC`` for gcc) can
     unlock a smaller layout (overlap80, whose base lies above 4 GiB; dyn68,
@@ -444,7 +516,7 @@ def wants_pic() -> bool:
     ``tinyelf build`` to decide whether to compile PIC; it should then link
     both ways or trust that PIC is never larger by more than the header
     bytes saved (24 bytes against overlap104, more with dyn68)."""
-    return any(not l.abs32_ok for l in LAYOUTS)
+    return any(not l.abs32_ok for l in _for(arch))
 
 
 def segment_flags(writable: bool, wx: bool) -> int:

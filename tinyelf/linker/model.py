@@ -178,6 +178,9 @@ class ObjectFile:
     #: DWARF sections (.debug_*), by section index: never linked into the
     #: output, kept with their relocations for the debug sidecar
     debug: dict = field(default_factory=dict)
+    #: the machine the object was made for (its e_machine and class), None
+    #: for objects tinyelf makes itself (they follow the link's)
+    arch: object = None
 
     def __repr__(self) -> str:
         return f"<ObjectFile {self.name}>"
@@ -188,7 +191,9 @@ class LinkOptions:
     entry: str = "_start"
     base: int | None = None        # None: the architecture's default
     gc_sections: bool = True
-    arch: str = "x86_64"
+    #: None: the machine of the first input object (x86_64 when no input
+    #: says, e.g. only .asm sources)
+    arch: str | None = None
     #: names to start from as if something referred to them (GNU ld's -u):
     #: archive members defining them are pulled in and their sections kept
     undefined: tuple = ()
@@ -280,6 +285,8 @@ class Link:
     """The whole link, handed from pass to pass."""
     options: LinkOptions
     arch: object = None
+    #: the input whose machine chose ``arch`` (None: --arch or the default)
+    arch_from: str | None = None
     objects: list[ObjectFile] = field(default_factory=list)
     archives: list = field(default_factory=list)          # lazily loaded members
     # resolve

@@ -53,9 +53,14 @@ def is_assembly(name: str, data: bytes) -> bool:
 
 
 def read(link: Link, inputs) -> Link:
-    """Read every input into the link model."""
+    """Read every input into the link model.  The machine is the one
+    ``--arch`` names, else the first input object's (e_machine and class),
+    else x86_64; an object for another machine is an error naming both
+    files.  Assembly sources are assembled for that machine, after the
+    objects are read."""
     from ..elf import reader as lief_reader
     problems = []
+    sources = []        # (position, name, bytes) of assembly sources
     for item in inputs:
         if isinstance(item, ObjectFile):   # made by tinyelf itself (tinyelf.elf.synth)
             link.objects.append(item)
@@ -66,8 +71,7 @@ def read(link: Link, inputs) -> Link:
                 from ..elf import archive
                 link.archives.append(archive.read_archive(name, data, link.options.lief))
             elif is_assembly(name, data):
-                from .. import asm
-                link.objects.append(asm.read_asm_file(name, data, link.arch))
+                sources.append((len(link.objects), name, data))
             else:
                 link.objects.append(lief_reader.read_object(name, data,
                                                             cross_check=link.options.lief))
@@ -75,6 +79,55 @@ def read(link: Link, inputs) -> Link:
             problems.extend(exc.messages)
     if problems:
         raise InputError(*problems)
+    choose_arch(link)
+    check_machine(link, link.objects)
+    if sources:
+        from .. import asm
+        for pos, name, data in reversed(sources):
+            try:
+                link.objects.insert(pos, asm.read_asm_file(name, data, link.arch))
+            except InputError as exc:
+                problems[:0] = exc.messages
+    if problems:
+        raise InputError(*problems)
     if not link.objects and not link.archives:
         raise InputError("no input files")
     return link
+
+
+def _first_with_arch(link: Link):
+    for obj in link.objects:
+        if obj.arch is not None:
+            return obj
+    for ar in link.archives:
+        first = ar.first_object()
+        if first is not None:
+            return first
+    return None
+
+
+def choose_arch(link: Link) -> None:
+    """Set ``link.arch``: ``--arch``, else the first object's machine, else x86_64."""
+    from .. import arch as archmod
+    if link.arch is not None:
+        return
+    if link.options.arch:
+        link.arch = archmod.get(link.options.arch)
+        return
+    first = _first_with_arch(link)
+    link.arch = first.arch if first is not None else archmod.get("x86_64")
+    link.arch_from = first.name if first is not None else None
+
+
+def check_machine(link: Link, objects) -> None:
+    """One error line per object made for another machine than the link's."""
+    problems = []
+    for obj in objects:
+        if obj.arch is not None and obj.arch is not link.arch:
+            origin = getattr(link, "arch_from", None)
+            why = f"from {origin}" if origin else (
+                "from --arch" if link.options.arch else "the default")
+            problems.append(f"{obj.name}: is an object for {obj.arch.name}, but this link is for "
+                            f"{link.arch.name} ({why}); every input must be for one machine")
+    if problems:
+        raise InputError(*problems)

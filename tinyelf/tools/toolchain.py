@@ -48,6 +48,12 @@ CC_OBJ_FLAGS = ("-c", "-Os", "-ffreestanding", "-fno-pie", "-fno-stack-protector
 
 CC_PIC_OBJ_FLAGS = tuple("-fPIE" if f == "-fno-pie" else f for f in CC_OBJ_FLAGS)
 
+#: per machine (``--arch``), the flags that make each compiler target it, by
+#: source extension; x86_64 is every compiler's default here
+ARCH_FLAGS = {
+    "i386": {".c": ("-m32",), ".S": ("-m32",), ".s": ("--32",)},
+}
+
 #: the GNU ld baseline every size is compared with
 LD_BASELINE_FLAGS = ("-static", "-nostdlib", "-n", "-N", "-s", "--gc-sections",
                      "--build-id=none")
@@ -99,7 +105,8 @@ def assemble_gas(src, out, extra=()) -> str:
     if s.endswith(".S"):
         _run([_need("gcc"), "-c", *extra, "-o", os.fspath(out), s], f"gcc {src}")
     else:
-        _run([_need("as"), *AS_FLAGS, *extra, "-o", os.fspath(out), s], f"as {src}")
+        flags = () if "--32" in extra else AS_FLAGS
+        _run([_need("as"), *flags, *extra, "-o", os.fspath(out), s], f"as {src}")
     return os.fspath(out)
 
 
@@ -271,18 +278,27 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     use overlap80 and dyn68 (:func:`tinyelf.linker.layouts.wants_pic`).  With an explicit
     layout, compile what that layout needs: PIC when it refuses absolute
     32-bit relocations, else static."""
+    from .. import arch as archmod
     from ..linker import layouts
     from ..linker.driver import run as run_link
     layout = getattr(options, "layout", "auto") or "auto"
+    arch = archmod.get(options.arch) if getattr(options, "arch", None) else None
+    ext = os.path.splitext(os.fspath(src))[1]
+    if arch is not None and arch.name in ARCH_FLAGS:
+        per_ext = ARCH_FLAGS[arch.name]
+        if ext not in per_ext and ext != ".asm":
+            raise ToolchainError(f"{src}: tinyelf build cannot compile '{ext}' files for "
+                                 f"{arch.name} (it can: {', '.join(sorted(per_ext))}, .asm)")
+        extra = (*per_ext.get(ext, ()), *extra)
     if not has_pic_choice(src, extra):
         inputs = build_inputs(src, workdir, extra, lto)
         return run_link(inputs, options), inputs, []
     if layout != "auto":
-        pic = not layouts.get(layout).abs32_ok
+        pic = not layouts.get(layout, arch).abs32_ok
         inputs = build_inputs(src, workdir, extra, lto, pic=pic)
         model = "position-independent" if pic else "static"
         return run_link(inputs, options), inputs, [f"compiled {model} (layout {layout})"]
-    if not layouts.wants_pic():
+    if not layouts.wants_pic(arch):
         inputs = build_inputs(src, workdir, extra, lto)
         return run_link(inputs, options), inputs, []
     from concurrent.futures import ThreadPoolExecutor
