@@ -6,6 +6,32 @@
  */
 int main(int argc, char **argv, char **envp);
 
+#if defined(__i386__)
+/* i386: the stack pointer goes both in eax and on the stack, so that
+ * __corpus_start gets it with cdecl and with -mregparm=3 alike; esp is
+ * 16-byte aligned at the call */
+__asm__(
+    ".text\n"
+    ".globl _start\n"
+    ".type _start, @function\n"
+    "_start:\n"
+    "    xor %ebp, %ebp\n"
+    "    mov %esp, %eax\n"
+    "    and $-16, %esp\n"
+    "    sub $12, %esp\n"
+    "    push %eax\n"
+    "    call __corpus_start\n"
+    "    hlt\n");
+
+__attribute__((used, noreturn)) void __corpus_start(long *sp)
+{
+    int argc = (int)sp[0];
+    char **argv = (char **)(sp + 1);
+    long status = main(argc, argv, argv + argc + 1);
+    __asm__ volatile ("int $0x80" : : "a"(1L), "b"(status) : "memory");
+    __builtin_unreachable();
+}
+#else
 __asm__(
     ".text\n"
     ".globl _start\n"
@@ -25,3 +51,4 @@ __attribute__((used, noreturn)) void __corpus_start(long *sp)
     __asm__ volatile ("syscall" : : "a"(60L), "D"(status) : "rcx", "r11", "memory");
     __builtin_unreachable();
 }
+#endif

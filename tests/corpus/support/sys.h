@@ -1,5 +1,5 @@
 /*
- * sys.h -- raw Linux x86-64 syscalls and tiny output helpers for the corpus.
+ * sys.h -- raw Linux x86-64 (and i386, for the -m32 variants) syscalls and tiny output helpers for the corpus.
  * No libc.  The helpers (io.c) and mem.c live in the support archive
  * libsupport.a that every C variant links; start.c supplies _start for
  * programs written with main().
@@ -14,6 +14,24 @@ typedef long i64;
 typedef unsigned int u32;
 typedef unsigned char u8;
 
+#if defined(__i386__)
+/* i386: int 0x80, eax = number, ebx/ecx/edx = arguments */
+static inline long sys_call3(long n, long a, long b, long c)
+{
+    long ret;
+    __asm__ volatile ("int $0x80" : "=a"(ret) : "a"(n), "b"(a), "c"(b), "d"(c) : "memory");
+    return ret;
+}
+
+static inline ssize_t sys_read(int fd, void *buf, size_t n) { return sys_call3(3, fd, (long)buf, (long)n); }
+static inline ssize_t sys_write(int fd, const void *buf, size_t n) { return sys_call3(4, fd, (long)buf, (long)n); }
+
+static inline __attribute__((noreturn)) void sys_exit(int status)
+{
+    __asm__ volatile ("int $0x80" : : "a"(1L), "b"((long)status) : "memory");
+    __builtin_unreachable();
+}
+#else
 static inline long sys_call3(long n, long a, long b, long c)
 {
     long ret;
@@ -30,6 +48,7 @@ static inline __attribute__((noreturn)) void sys_exit(int status)
     __asm__ volatile ("syscall" : : "a"(60L), "D"((long)status) : "rcx", "r11", "memory");
     __builtin_unreachable();
 }
+#endif
 
 /* io.c: unbuffered output to stdout. */
 void out_str(const char *s);          /* NUL-terminated string */
