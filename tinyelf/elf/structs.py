@@ -88,6 +88,11 @@ class ElfStructs:
             return it
         return ((n, i, o, x, v, s) for n, v, s, i, o, x in it)
 
+    def pack_sym(self, st_name, st_info, st_other, st_shndx, st_value, st_size) -> bytes:
+        if self.bits == 64:
+            return self.sym.pack(st_name, st_info, st_other, st_shndx, st_value, st_size)
+        return self.sym.pack(st_name, st_value, st_size, st_info, st_other, st_shndx)
+
     def field_offsets(self, which: str) -> dict:
         """name -> (offset, size) of the fields of ``ehdr`` or ``phdr``."""
         names = EHDR_FIELDS if which == "ehdr" else self.phdr_fields
