@@ -192,3 +192,31 @@ def test_i386_asm_source(tmp_path):
     if why:
         pytest.skip(why)
     assert run_exe(exe, as_nobody=True) == (b"", 10)
+
+
+def test_builtins_run(tmp_path):
+    """tinyelf's i386 memcpy, memmove, memset, memcmp, bcmp and strlen."""
+    a = _obj(tmp_path, "b", r'''
+typedef unsigned int size_t;
+void *memcpy(void *, const void *, size_t); void *memmove(void *, const void *, size_t);
+void *memset(void *, int, size_t); int memcmp(const void *, const void *, size_t);
+int bcmp(const void *, const void *, size_t); size_t strlen(const char *);
+static char buf[16] = "abcdefgh";
+int main(void) {
+    int r = 0;
+    memmove(buf + 2, buf, 6);                       /* ababcdef */
+    r += memcmp(buf, "ababcdef", 8) == 0;
+    memcpy(buf, "xy", 2);
+    r += bcmp(buf, "xyab", 4) == 0;
+    memset(buf + 8, 'z', 3);
+    r += strlen(buf) == 11;
+    r += memcmp("b", "a", 1) > 0 && memcmp("a", "b", 1) < 0;
+    return r;
+}''', "-m32", "-fno-builtin")
+    exe = tmp_path / "b"
+    r = run_tinyelf("pack", a, "-o", exe)
+    assert r.returncode == 0, r.stderr
+    why = _ia32_problem(exe)
+    if why:
+        pytest.skip(why)
+    assert run_exe(exe, as_nobody=True) == (b"", 4)

@@ -282,7 +282,7 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     from ..linker import layouts
     from ..linker.driver import run as run_link
     layout = getattr(options, "layout", "auto") or "auto"
-    arch = archmod.get(options.arch) if getattr(options, "arch", None) else None
+    arch = archmod.get(getattr(options, "arch", None) or "x86_64")
     ext = os.path.splitext(os.fspath(src))[1]
     if arch is not None and arch.name in ARCH_FLAGS:
         per_ext = ARCH_FLAGS[arch.name]

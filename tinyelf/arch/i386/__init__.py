@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import (Arch, C_BITFIELD, C_NONE, C_SIGNED, F_ABS, F_GOT, F_GOTOFF, F_GOTPC, F_NONE,
                 F_PC, RelocType)
+from ..x86_64 import X86_64
 
 R_386_GOT32 = 3
 R_386_GOT32X = 43
@@ -72,6 +73,17 @@ class I386(Arch):
     #: 32-bit code reads the i386 syscall ABI (int 0x80, eax = number)
     exit_syscalls = (1, 252)
 
+    # x86 code is x86 code: the same jumps, terminators, PC bias, direct
+    # branches and prefix rule as x86-64 (capstone decodes in 32-bit mode;
+    # x86-64's own table decoder is not used: 0x40-0x4f are inc/dec here)
+    terminators = X86_64.terminators
+    jump_sizes = X86_64.jump_sizes
+    encode_jump = X86_64.encode_jump
+    pc_bias = X86_64.pc_bias
+    is_direct_branch = X86_64.is_direct_branch
+    prefix_safe = X86_64.prefix_safe
+    capstone_insns = X86_64.capstone_insns
+
     def reloc_name(self, rtype: int) -> str:
         spec = RELOCS.get(rtype)
         if spec:
@@ -130,9 +142,9 @@ class I386(Arch):
             return pos - 1, S + A - (P + 3)
         raise ValueError(kind)  # pragma: no cover - programming error
 
-    def layouts(self):
-        from .layouts import LAYOUTS
-        return LAYOUTS
+    def header_layouts(self):
+        from .layouts import OWN
+        return OWN
 
 
 #: the start stub added when the inputs define main but no _start: the kernel
@@ -252,6 +264,6 @@ BUILTINS = {
         ret
     """,
 }
-I386.builtin_sources = BUILTINS
+I386.builtins = BUILTINS
 
 ARCH = I386()

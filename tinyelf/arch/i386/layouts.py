@@ -28,7 +28,7 @@ from __future__ import annotations
 from ...elf.defs import ELFCLASS32, ELFDATA2LSB, ELFMAG, PF_R
 from ...elf.structs import structs_for
 from ...errors import LayoutError
-from ...linker.layouts import LayoutSpec, Overlap112, Strict, _common_holes, standard_ident
+from ...linker.layouts import LayoutSpec, _common_holes
 from ...linker.model import Hole
 
 ES = structs_for(ELFCLASS32, ELFDATA2LSB)
@@ -139,4 +139,5 @@ class Teensy(LayoutSpec):
         return 0                # p_align = e_shoff, a hole; ET_EXEC ignores it
 
 
-LAYOUTS = (Strict(ES), Overlap112(ES), Overlap64(ES), Teensy(ES))
+#: the i386 layouts beside the generic ELF32 ones (strict, overlap76)
+OWN = (Overlap64(ES), Teensy(ES))
