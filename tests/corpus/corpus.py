@@ -225,7 +225,7 @@ def _i386_variants():
                 if prog.name in I386_ALL_SETS or fs[0] in I386_FEW]
         for set_name, set_flags in sets:
             out.append(Variant(
-                name=f"{prog.name}.{set_name}", program=prog.name + "_i386",
+                name=f"{prog.name}.{set_name}", program=prog.name,
                 sources=prog.sources, compiler="gcc",
                 flags=I386_COMMON + set_flags + prog.extra_flags,
                 archive_members=prog.archive_members, start_stub=prog.start_stub,
@@ -438,7 +438,7 @@ def check_all(variants=VARIANTS, workdir=None, jobs=None):
     for r in results:
         if not r.ok or r.variant.reject:
             continue
-        ref = first.setdefault(r.variant.program, r)
+        ref = first.setdefault((r.variant.program, r.variant.arch), r)
         if (r.stdout, r.status) != (ref.stdout, ref.status):
             r.ok, r.note = False, f"differs from {ref.variant.name}"
     return results
