@@ -12,6 +12,7 @@
 # dpkg architectures and its package lists are left alone.
 set -euo pipefail
 
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 CACHE="${TINYELF_VM_CACHE:-$HOME/.cache/tinyelf-vm}"
 MIRROR="${TINYELF_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
