@@ -120,7 +120,8 @@ fetch() {
     cp "$bb" "$out/busybox.tmp" && chmod 755 "$out/busybox.tmp" && mv "$out/busybox.tmp" "$out/busybox"
     cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
     echo "$(basename "$work"/linux-image-*.deb) $(basename "$work"/busybox-static_*.deb)" >"$out/kernel.txt"
-    rm -rf "$work" "$aptdir/cache/archives"/*.deb
+    # the package lists (50+ MB) are needed again only to fetch anew
+    rm -rf "$work" "$aptdir"
 }
 
 fetch x86_64  amd64   bookworm
