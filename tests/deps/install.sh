@@ -64,7 +64,8 @@ need busybox-static         sh -c 'dpkg-query -W -f="\${Status}" busybox-static 
 need cpio                   have cpio
 need binutils               have ld
 # i386: `gcc -m32 -c` and `as --32` + `ld -m elf_i386` need nothing more for freestanding
-# code; gcc-multilib is only for linking against a 32-bit libc, which no test does.
+# code on Debian 12's gcc; gcc-multilib (a 32-bit libc to link against) only if that fails.
+need gcc-multilib sh -c 'echo "int f(void) { return 0; }" | gcc -m32 -x c -c -o /dev/null -'
 
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
