@@ -435,7 +435,11 @@ def main(argv=None) -> int:
                   "and cargo\nusage: tinyelf-ld [cc-style options] OBJECTS... [-o OUT]  "
                   "(see the README, 'tinyelf as rustc's and cargo's linker')")
             return 0
-        link(plan)
+        lk = link(plan)
+        compare = os.environ.get("TINYELF_LD_COMPARE")
+        if compare:     # tinyelf cargo: GNU ld on the same inputs, while they exist
+            from .cargo import record_link
+            record_link(plan, len(lk.output), compare)
         return 0
     return guarded(action)
 
