@@ -103,3 +103,29 @@ def test_wheel_new_and_ld_scripts(wheel_env):
     assert (wheel_env["cwd"] / "w" / "src" / "sys.rs").is_file()
     r = subprocess.run([str(bin_dir / "tinyelf-ld"), "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("tinyelf-ld"), r.stderr
+
+
+#: pip's words when it cannot reach the index (then the test skips, saying so)
+UNREACHABLE = ("Failed to establish a new connection", "Temporary failure in name resolution",
+               "Network is unreachable", "Could not fetch URL", "ConnectTimeoutError",
+               "ProxyError", "Max retries exceeded")
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.14"])
+def test_every_dependency_has_a_wheel(tmp_path, python):
+    """pip installs tinyelf from wheels alone, without building lief, capstone or
+    keystone-engine from source: each requirement in pyproject.toml has a
+    wheel for CPython 3.11 (the oldest supported) and 3.14 (the newest)."""
+    import tomllib
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert {d.split(">")[0].split("=")[0].split("<")[0] for d in deps} == \
+        {"lief", "capstone", "keystone-engine"}
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--only-binary=:all:",
+                           "--python-version", python, "--no-deps", "-d", str(tmp_path), *deps],
+                          capture_output=True, text=True, timeout=600)
+    text = proc.stdout + proc.stderr
+    if proc.returncode and any(m in text for m in UNREACHABLE):
+        pytest.skip(f"the package index is unreachable: {next(m for m in UNREACHABLE if m in text)}")
+    assert proc.returncode == 0, text
+    got = sorted(p.name.split("-")[0].lower().replace("_", "-") for p in tmp_path.glob("*.whl"))
+    assert got == ["capstone", "keystone-engine", "lief"], text
