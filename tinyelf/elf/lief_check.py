@@ -208,4 +208,46 @@ def parse_executable(data: bytes) -> dict:
                       "offset": int(s.file_offset), "vaddr": int(s.virtual_address),
                       "filesz": int(s.physical_size), "memsz": int(s.virtual_size)}
                      for s in binary.segments],
+        "interpreter": binary.interpreter if binary.has_interpreter else None,
+        "libraries": [str(x) for x in binary.libraries],
+        "sections": len(binary.sections),
     }
+
+
+def second_opinion(data: bytes, rep: dict) -> list:
+    """``tinyelf inspect --lief``: lines saying how lief reads the executable
+    that ``rep`` (tinyelf.tools.inspect.analyze) decoded: whether lief parses
+    it at all (ordinary ELF tools tend to agree with lief), whether its entry
+    and segments agree with the kernel-view decode, and what lief adds for a
+    foreign executable (interpreter, shared libraries, section headers)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            info = parse_executable(data)
+    except Exception as exc:  # noqa: BLE001 - lief refusing the file is the answer
+        return [f"lief {_version()}: cannot parse it ({exc}); tools built on ELF libraries "
+                "may refuse it too, the kernel does not look at what they look at"]
+    lines = [f"lief {_version()}: {info['type']} for {info['machine']}, entry {info['entry']:#x}, "
+             f"{len(info['segments'])} segments, {info['sections']} section headers"]
+    ours = [(s["offset"], s["vaddr"], s["filesz"], s["memsz"]) for s in rep["segments"]]
+    theirs = [(s["offset"], s["vaddr"], s["filesz"], s["memsz"]) for s in info["segments"]]
+    if info["entry"] != rep["entry"]:
+        lines.append(f"  differs: entry {info['entry']:#x} (tinyelf's decode: {rep['entry']:#x})")
+    if ours != theirs:
+        lines.append(f"  differs: segments (offset, vaddr, filesz, memsz) {theirs} "
+                     f"(tinyelf's decode, as the kernel reads them: {ours})")
+    else:
+        lines.append("  agrees with tinyelf's decode on the entry and every segment")
+    if info["interpreter"]:
+        lines.append(f"  interpreter {info['interpreter']}")
+    if info["libraries"]:
+        lines.append(f"  needs {', '.join(info['libraries'])}")
+    return lines
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("lief")
+    except PackageNotFoundError:  # pragma: no cover
+        return "?"
