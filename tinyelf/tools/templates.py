@@ -4,7 +4,7 @@
 with ``{name}`` (the project's name), ``{linker}`` (how to run tinyelf-ld) and
 ``{tinyelf}`` (how to run tinyelf) replaced by :func:`render`.  Neither
 project holds any assembly beyond the one-instruction ``syscall`` wrappers:
-tinyelf's start stub (tinyelf/arch/x86_64, ``START_STUB``) passes argc, argv
+tinyelf's start stub (tinyelf/arch/x86_64/asmsrc.py, ``START_STUB``) passes argc, argv
 and envp to ``main`` per the SysV ABI and exits with main's return value.
 """
 from __future__ import annotations
