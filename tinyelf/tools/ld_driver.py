@@ -461,9 +461,9 @@ def parse(argv) -> LdPlan:
     problems += _resolve_libraries(st)
     plan = st.plan
     plan.inputs = [i for i in plan.inputs if i is not None]
-    std = std_rlib(plan.inputs)
+    std = _std_evidence(plan.inputs, st.libs)
     if std is not None:       # rustc's link line for a std program: one answer
-        raise UnsupportedError(STD_RUST.format(what=f"rustc passed {os.path.basename(std)}"))
+        raise UnsupportedError(STD_RUST.format(what=f"rustc passed {std}"))
     problems += [f"{i}: a shared library; {STATIC_ONLY}" for i in plan.inputs
                  if i.endswith(".so") or ".so." in os.path.basename(i)]
     if problems:
@@ -499,6 +499,20 @@ def _report_from_env(plan) -> None:
     if not value or value.lower() in ("0", "no", "false", "off"):
         return
     plan.report = "-" if value.lower() in ("1", "yes", "true", "on", "-") else value
+
+
+def _std_evidence(inputs, libs) -> str | None:
+    """What shows that rustc is linking a program that uses std: its
+    ``libstd-*.rlib``, or (with LTO, std inside the crate's object) the C
+    runtime libraries std needs on a rustc command line; else None."""
+    rlib = std_rlib(inputs)
+    if rlib is not None:
+        return os.path.basename(rlib)
+    from_rustc = any(os.path.basename(i).endswith(".rcgu.o") for i in inputs if i)
+    runtime = [f"-l{spec}" for _pos, spec in libs if _runtime_lib(spec)]
+    if from_rustc and runtime:
+        return " ".join(runtime)
+    return None
 
 
 def _runtime_lib(spec: str) -> bool:
