@@ -1,27 +1,13 @@
-//! A no_std, no_main program for tinyelf: greets each of its arguments.
-//!
-//!     cargo build --release && ./target/release/cargo-hello Ada Linus
-//!     Hello, Ada!
-//!     Hello, Linus!
-//!
-//! With no arguments it prints "Hello, world!".  The exit status is the
-//! number of arguments.
+//! Greets each argument ("Hello, world!" without any); exits with their count.
 #![no_std]
 #![no_main]
 
 use core::arch::{asm, global_asm};
 
-// The kernel starts a program with the stack pointer at argc, then the argv
-// pointers.  Hand that address to Rust and realign the stack to 16 bytes, as
-// a Rust function expects at a call.
-global_asm!(
-    ".globl _start",
-    "_start:",
-    "    mov rdi, rsp",
-    "    and rsp, -16",
-    "    call main_with_args",
-    "    ud2",
-);
+// The kernel starts _start with rsp at argc, then the argv pointers: pass that
+// address to Rust and realign the stack to 16 bytes, as a Rust function expects.
+global_asm!(".globl _start", "_start:", "mov rdi, rsp", "and rsp, -16",
+            "call main_with_args", "ud2");
 
 #[no_mangle]
 extern "C" fn main_with_args(stack: *const usize) -> ! {
@@ -45,11 +31,7 @@ fn greet(name: &[u8]) {
 }
 
 unsafe fn strlen(s: *const u8) -> usize {
-    let mut n = 0;
-    while *s.add(n) != 0 {
-        n += 1;
-    }
-    n
+    (0..).take_while(|&n| *s.add(n) != 0).count()
 }
 
 fn write(bytes: &[u8]) {
