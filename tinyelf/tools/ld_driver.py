@@ -577,7 +577,7 @@ tinyelf's own options (-C link-arg=OPTION, or the environment):
 honoured: objects, .a and .rlib archives, -o, -e/--entry, -u/--undefined,
   --require-defined, -Map=FILE, -M, -Ttext=ADDR/--image-base=ADDR,
   --(no-)gc-sections, -L/-l (static archives), @FILE, -Wl,..., -Xlinker;
-  see the README's 'tinyelf-ld' section for what is ignored and refused."""
+  docs/cargo.md says what is ignored and refused."""
 
 
 def write_report(plan: LdPlan, lk) -> str | None:

@@ -2,7 +2,7 @@
 
 tinyelf links; these helpers compile samples and tests and make the GNU ld
 baseline it is compared with.  The flags below are the ones documented in
-the README: change them here only.
+docs/build.md: change them here only.
 """
 from __future__ import annotations
 
