@@ -58,9 +58,47 @@ class Arch:
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
 
+    # ---- code: what the layout, the code splitter and function folding ask
+    #: mnemonics after which execution never falls through
+    terminators: frozenset = frozenset()
+    #: sizes of the unconditional jumps the layout may write, shortest first
+    #: (the code splitter continues a piece with the shortest); () = none
+    jump_sizes: tuple = ()
+
+    def encode_jump(self, at: int, target: int, size: int) -> bytes | None:
+        """The ``size``-byte jump placed at address ``at`` to ``target``, or
+        None when the distance does not fit that form."""
+        return None
+
+    def pc_bias(self, spec: RelocType) -> int:
+        """The addend of a PC-relative reference to a symbol's own address
+        (x86: minus the field size, since P is the field and the CPU counts
+        from the instruction's end; RISC machines: 0)."""
+        return 0
+
+    def ties_instructions(self, spec: RelocType) -> bool:
+        """True when a relocation of this type relates two instructions (their
+        distance is in the addend), so code around it must not be split."""
+        return spec.formula == F_GOTPC
+
+    def is_direct_branch(self, data, r_off: int, spec: RelocType, addend: int) -> bool:
+        """True when the relocation at ``r_off`` is the target of a direct call
+        or jump to the symbol's first byte (function folding may redirect it)."""
+        return False
+
+    def prefix_safe(self, code: bytes, prefix: bytes) -> bool:
+        """True when executing ``prefix + code`` runs the same first
+        instruction as ``code`` (a layout whose entry starts inside the header)."""
+        return not prefix
+
     def decode_insns(self, data: bytes):
         """``[(start, end, mnemonic, relative targets)]`` for a code section
         without a disassembler, or None (then capstone decodes it)."""
+        return None
+
+    def capstone_insns(self, data: bytes):
+        """The same as :meth:`decode_insns`, by capstone; None when the arch
+        cannot say where relative references go (then code is not split)."""
         return None
 
     byteorder: str = "little"
@@ -97,6 +135,20 @@ class Arch:
     def arch_value(self, link, sec, r_off: int, spec: RelocType, S: int, A: int, P: int, sym) -> int:
         """The value of a relocation whose formula is the arch's own (>= F_ARCH)."""
         raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")
+
+
+_cs: dict = {}
+
+
+def capstone_for(arch):
+    """``(capstone module, Cs instance with details)`` for ``arch``, cached:
+    capstone is imported only when something is disassembled."""
+    if arch.name not in _cs:
+        import capstone
+        md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
+        md.detail = True
+        _cs[arch.name] = (capstone, md)
+    return _cs[arch.name]
 
 
 def names() -> list[str]:
