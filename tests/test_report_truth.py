@@ -102,5 +102,18 @@ def test_build_of_a_std_program_says_std_once(tmp_path):
     src = tmp_path / "std.rs"
     src.write_text('fn main() {\n    println!("hi");\n}\n')
     out = tmp_path / "std"
-    line = one_error(run_tinyelf("build", src, "-o", out), out)
-    assert "uses Rust's std" in line and "#![no_std] #![no_main]" in line
+    # without LTO (seconds instead of 40): rustc's link line names libstd-*.rlib
+    line = one_error(run_tinyelf("build", src, "-o", out, "--", "-C", "lto=off",
+                                 "-C", "relocation-model=static"), out)
+    assert "uses Rust's std (rustc passed libstd-" in line and "#![no_std] #![no_main]" in line
+
+
+def test_std_lto_link_line_is_recognised():
+    """With LTO std is inside the crate's object: rustc's C runtime libraries
+    on a line with .rcgu.o objects are the evidence."""
+    from tinyelf.errors import UnsupportedError
+    from tinyelf.tools import ld_driver
+    with pytest.raises(UnsupportedError) as info:
+        ld_driver.parse(["in1-std.std.abc-cgu.0.rcgu.o", "-lgcc_s", "-lutil", "-lc", "-o", "x"])
+    assert info.value.messages == [
+        ld_driver.STD_RUST.format(what="rustc passed -lgcc_s -lutil -lc")]
