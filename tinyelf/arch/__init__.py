@@ -58,6 +58,54 @@ class Arch:
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
 
+    # ---- assembly the link adds: builtins and the start stub (tinyelf/arch/prebuilt.py)
+    #: name -> assembly source of one function (memcpy & co.), linked for
+    #: names that nothing else defines (tinyelf.linker.builtins)
+    builtins: dict = {}
+    #: assembly source of a ``_start`` that calls ``main`` (tinyelf.linker.stub); "" = none
+    start_stub: str = ""
+
+    def assemble(self, source: str, name: str) -> bytes:
+        """Machine code for one builtin's source (keystone; arches without it override)."""
+        from ..asm import assemble
+        return assemble(source, self, name=name)
+
+    def assemble_object(self, source: str, name: str):
+        """A whole assembly source -> ObjectFile (keystone; arches without it override)."""
+        from ..asm import assemble_source
+        return assemble_source(source, name, self)
+
+    def _prebuilt(self) -> dict:
+        table = self.__dict__.get("_table")
+        if table is None:
+            try:
+                mod = importlib.import_module(f"{__name__}.{_MODULES[self.name]}.prebuilt")
+                table = mod.TABLE
+            except ImportError:
+                table = {}
+            self._table = table
+        return table
+
+    def builtin_code(self, func: str) -> bytes:
+        """The machine code of builtin ``func`` (prebuilt, else assembled now)."""
+        from .prebuilt import key
+        src = self.builtins[func]
+        hit = self._prebuilt().get(key(src))
+        return bytes.fromhex(hit) if hit is not None else self.assemble(src, f"<tinyelf builtin {func}>")
+
+    def start_stub_object(self, name: str):
+        """The start stub as an ObjectFile named ``name``, or None when the arch has none."""
+        if not self.start_stub:
+            return None
+        from .prebuilt import key, thaw
+        hit = self._prebuilt().get(key(self.start_stub))
+        return thaw(name, hit) if hit is not None else self.assemble_object(self.start_stub, name)
+
+    def header_layouts(self) -> tuple:
+        """The arch's own header layouts (LayoutSpec instances) beside the
+        generic ones: those whose header bytes execute as this machine's code."""
+        return ()
+
     # ---- code: what the layout, the code splitter and function folding ask
     #: mnemonics after which execution never falls through
     terminators: frozenset = frozenset()
@@ -166,6 +214,13 @@ def get(name: str) -> Arch:
         mod = importlib.import_module(f".{_MODULES[name]}", __name__)
         _LOADED[name] = mod.ARCH
     return _LOADED[name]
+
+
+def host() -> Arch:
+    """The architecture of the machine tinyelf runs on (what `demo` builds for)."""
+    import platform
+    return get({"aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64",
+                "i686": "i386", "i386": "i386"}.get(platform.machine(), "x86_64"))
 
 
 def for_machine(e_machine: int):

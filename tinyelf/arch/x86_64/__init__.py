@@ -129,6 +129,10 @@ class X86_64(Arch):
             out.append((start, end, insn.mnemonic, targets))
         return out
 
+    def header_layouts(self) -> tuple:
+        from .layouts import LAYOUTS
+        return LAYOUTS
+
     def decode_insns(self, data: bytes):
         """Instruction boundaries, terminators and relative targets from the
         opcode tables (tinyelf.arch.x86_64.insn); None for what they do not
@@ -191,25 +195,9 @@ class X86_64(Arch):
         raise ValueError(kind)  # pragma: no cover - programming error
 
 
-#: the start stub added when the inputs define main but no _start (tinyelf.linker.stub).
-#: The kernel leaves argc at [rsp], argv at rsp+8, envp after argv's NULL;
-#: the SysV ABI wants rsp 16-byte aligned at the call; main's int result is
-#: the exit status.
-START_STUB = """
-section .text._start
-global _start
-extern main
-_start:
-    xor ebp, ebp
-    mov edi, dword [rsp]
-    lea rsi, [rsp + 8]
-    lea rdx, [rsi + rdi*8 + 8]
-    and rsp, -16
-    call main
-    mov edi, eax
-    mov eax, 60
-    syscall
-"""
+from .asmsrc import BUILTINS, START_STUB  # noqa: E402
+
+X86_64.builtins = BUILTINS
 X86_64.start_stub = START_STUB
 
 ARCH = X86_64()
