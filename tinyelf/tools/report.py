@@ -18,6 +18,7 @@ import tempfile
 
 from ..elf.defs import EHDR64, PF_R, PF_W, PF_X, PHDR64, PT_LOAD
 from ..linker.model import CLASS_BSS, CLASS_DATA, CLASS_RODATA, CLASS_TEXT
+from ..linker.stub import STUB_NAME
 from .kernelmap import PAGE, describe, kernel_view
 
 _CLASS_KEY = {CLASS_TEXT: "code", CLASS_RODATA: "rodata", CLASS_DATA: "data"}
@@ -156,7 +157,7 @@ def gnu_ld_baseline(inputs, entry="_start", link=None):
         with open(out, "rb") as f:
             runs = _entry_in_code(f.read())
     if not runs:
-        stub = link is not None and any(o.name == "<start stub>" for o in link.objects)
+        stub = link is not None and any(o.name == STUB_NAME for o in link.objects)
         why = (f"GNU ld found no entry symbol {entry}" + (
             " (tinyelf added its start stub for main; GNU ld has none)" if stub else ""))
         if not any("entry symbol" in w for w in warnings):
