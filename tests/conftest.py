@@ -72,3 +72,15 @@ def sample_obj(build_dir):
 
 requires_rustc = pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc not installed")
 requires_ld = pytest.mark.skipif(shutil.which("ld") is None, reason="GNU ld not installed")
+
+
+def layout_specs():
+    """Every header layout tinyelf has, from its registry (largest header
+    first); tests take layout names from here, never from a list of their own."""
+    from tinyelf.linker import layouts
+    return list(layouts.LAYOUTS)
+
+
+def layout_names(auto: bool = True) -> list:
+    """``--layout`` values: "auto" (when ``auto``) and every registered layout."""
+    return (["auto"] if auto else []) + [spec.name for spec in layout_specs()]
