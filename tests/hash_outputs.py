@@ -22,7 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(HERE, "corpus")]
 
-LAYOUTS = ("auto", "strict", "overlap112", "overlap104", "overlap80", "dyn68")
+
+def _layouts():
+    from tinyelf.linker.layouts import NAMES      # the registry: every layout there is
+    return ("auto",) + tuple(NAMES)
+
+
+LAYOUTS = _layouts()
 SAMPLES = ("hello.rs", "exit.rs", "hello.c", "main.c", "prodfactors.rs", "echo.rs",
            "rot13.rs", "wc.c", "hello.asm")
 #: position-independent builds too: they reach the layouts that load above 4 GiB
