@@ -29,6 +29,8 @@ from tinyelf.linker.model import LinkOptions
 
 ARCHS = archmod.names()
 SPECS = layout_specs()
+#: ELF class -> (ELF header size, program header size), from the ELF specification
+EHDR_PHDR = {1: (52, 32), 2: (64, 56)}
 CODE = bytes(range(1, 10))      # never executed here; no zeros to trim
 
 
@@ -81,7 +83,8 @@ def check_geometry(lk):
                 -(-(seg.vaddr + max(seg.memsz, seg.filesz)) // page) * page)
     lo, hi = mapped(lay.segments[0])
     assert lo <= lay.entry < hi, (hex(lay.entry), lay.segments[0])
-    assert lay.phoff + 56 * len(lay.segments) <= max(lay.file_size, lay.header_size)
+    phdr = EHDR_PHDR[lk.arch.elf_class][1]
+    assert lay.phoff + phdr * len(lay.segments) <= max(lay.file_size, lay.header_size)
     if lk.options.wx and len(lay.segments) == 2:
         assert all(not (s.flags & PF_W and s.flags & PF_X) for s in lay.segments)
     for sec in lk.kept:
@@ -257,7 +260,8 @@ def test_forced_entry_layouts(arch_name, spec):
 
 
 @pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.forces_wx(archmod.get("x86_64"))],
+@pytest.mark.parametrize("spec", [s for s in SPECS
+                                  if any(s.forces_wx(archmod.get(a)) for a in ARCHS)],
                          ids=lambda s: s.name)
 def test_forced_wx_layouts(arch_name, spec):
     """A layout whose p_flags the overlap forces to W+X: --wx is refused,
@@ -274,15 +278,18 @@ def test_forced_wx_layouts(arch_name, spec):
                for w in lk.layout.warnings)
 
 
-def test_strict_geometry_is_the_elf_one():
-    """strict: 64-byte ELF header, 56-byte program headers, content after
+@pytest.mark.parametrize("arch_name", ARCHS)
+def test_strict_geometry_is_the_elf_one(arch_name):
+    """strict: the class's ELF header, its program headers, content after
     them in tail order (code, then data), nothing in the headers."""
-    arch = archmod.get("x86_64")
-    lk = link("x86_64", program(arch, data=True), "strict")
-    assert lk.layout.header_size == 64 + 56 and lk.layout.file_size == 120 + len(CODE) + 8
-    lk = link("x86_64", program(arch, data=True), "strict", wx=True)
-    assert lk.layout.header_size == 64 + 2 * 56
+    arch = archmod.get(arch_name)
+    ehdr, phdr = EHDR_PHDR[arch.elf_class]
+    lk = link(arch_name, program(arch, data=True), "strict")
+    assert lk.layout.header_size == ehdr + phdr
+    assert lk.layout.file_size == ehdr + phdr + len(CODE) + 8
+    lk = link(arch_name, program(arch, data=True), "strict", wx=True)
+    assert lk.layout.header_size == ehdr + 2 * phdr
     text = next(s for s in lk.kept if s.name == ".text._start")
     data = next(s for s in lk.kept if s.name == ".data.d")
-    assert text.offset == 176 and data.offset == 176 + len(CODE)
+    assert text.offset == ehdr + 2 * phdr and data.offset == text.offset + len(CODE)
     assert all(not h.used for h in lk.layout.holes)
