@@ -233,7 +233,7 @@ def test_splitter_refuses_crossing_branches():
     from tinyelf.linker.holes import CodeInfo, plan_chunks
     # 4 two-byte instructions; the one at 6 branches back to 2
     info = CodeInfo(size=8, bounds=[0, 2, 4, 6, 8], ends={2: "nop", 4: "nop", 6: "nop", 8: "ret"},
-                    intra=[(6, 2)])
+                    intra=[(6, 2)], terminators=frozenset({"ret"}), jump=2)
     end, pieces = plan_chunks(info, [[100, 4], [200, 10]])
     assert end == 8
     for a, b, _h, _jmp in pieces:
@@ -270,12 +270,11 @@ def test_entry_prefix_rule():
     prefixes in front of the first instruction.  Only instructions that mean
     the same after them may start there."""
     from tinyelf import arch
-    from tinyelf.linker.holes import prefix_safe
     x86 = arch.get("x86_64")
-    assert prefix_safe(b"\x6a\x3c\x58", b"ELF", x86)           # push $60
-    assert prefix_safe(b"\x48\x8d\x35\0\0\0\0", b"ELF", x86)   # lea (its own REX.W wins)
-    assert not prefix_safe(b"\x89\xc1", b"ELF", x86)           # mov %eax,%ecx -> %r8d...
-    assert not prefix_safe(b"\x8b\x07", b"ELF", x86)           # mov (%rdi),%eax -> r8/r15
+    assert x86.prefix_safe(b"\x6a\x3c\x58", b"ELF")           # push $60
+    assert x86.prefix_safe(b"\x48\x8d\x35\0\0\0\0", b"ELF")   # lea (its own REX.W wins)
+    assert not x86.prefix_safe(b"\x89\xc1", b"ELF")           # mov %eax,%ecx -> %r8d...
+    assert not x86.prefix_safe(b"\x8b\x07", b"ELF")           # mov (%rdi),%eax -> r8/r15
 
 
 MODRM_FIRST = """
