@@ -18,19 +18,24 @@ import random
 
 import pytest
 
+from tinyelf import arch as archmod
 from tinyelf.linker import holes
 
 #: a mnemonic that ends straight-line code, and one that does not
 TERM = "ret"
 PLAIN = "add"
+#: sizes of the jump that continues a piece: every registered arch's
+#: shortest, and 4 (a fixed-width machine's branch)
+JUMPS = sorted({archmod.get(a).jump_sizes[0] for a in archmod.names()
+                if archmod.get(a).jump_sizes} | {4})
 
 
-def jmp_size() -> int:
-    """Bytes of the jump that continues a piece (the arch's short jump)."""
-    return holes.JMP8
+@pytest.fixture(params=JUMPS, ids=lambda j: f"jump{j}")
+def jump(request):
+    return request.param
 
 
-def info_of(lengths, mnemonics=None, targets=None, fields=()):
+def info_of(lengths, mnemonics=None, targets=None, fields=(), jump=2):
     """CodeInfo for instructions of the given lengths; ``mnemonics``: index
     -> mnemonic (default PLAIN); ``targets``: index -> [target offsets]."""
     insns, pos = [], 0
@@ -39,6 +44,8 @@ def info_of(lengths, mnemonics=None, targets=None, fields=()):
         pos += n
     info = holes.code_info(bytes(pos), insns, list(fields))
     assert info is not None
+    info.terminators = frozenset({TERM})
+    info.jump = jump
     return info
 
 
@@ -53,7 +60,7 @@ def check_plan(info, free, start, end_pos, pieces, first_hole=None):
         used.add(h)
         term = info.terminator_before(b)
         assert jmp == (not term), pieces
-        assert (b - a) + (jmp_size() if jmp else 0) <= free[h][1], (pieces, free)
+        assert (b - a) + (info.jump if jmp else 0) <= free[h][1], (pieces, free)
         if b == info.size:
             assert term, "a piece that may fall off the section's end left the tail"
         for src, dst in info.intra:           # no relative reference crosses a split
@@ -70,25 +77,28 @@ def test_whole_section_with_its_terminator_needs_no_jump():
     assert holes.plan_chunks(info, [[10, 6]]) == (6, [(0, 6, 0, False)])
 
 
-def test_section_that_may_fall_off_its_end_keeps_its_last_piece_in_the_tail():
+def test_section_that_may_fall_off_its_end_keeps_its_last_piece_in_the_tail(jump):
     """No terminator at the end: the last instruction never goes to a hole,
     however much room there is."""
-    info = info_of([3, 2, 1])
+    info = info_of([3, 2, 1], jump=jump)
     end, pieces = holes.plan_chunks(info, [[10, 100]])
     assert end < info.size and end in info.bounds
     assert pieces == [(0, end, 0, True)]
     assert end == 5
 
 
-def test_jump_bytes_are_counted():
+def test_jump_bytes_are_counted(jump):
     """A 3-byte piece that continues elsewhere needs 3 + the jump's bytes."""
-    info = info_of([3, 3, 1], {2: TERM})
-    j = jmp_size()
+    info = info_of([3, 8, 1], {2: TERM}, jump=jump)
+    j = info.jump
     assert holes.plan_chunks(info, [[0, 3 + j - 1]]) == (0, [])
     assert holes.plan_chunks(info, [[0, 3 + j]]) == (3, [(0, 3, 0, True)])
     # two holes: the first piece continues with a jump, the last ends in ret
-    end, pieces = holes.plan_chunks(info, [[0, 3 + j], [40, 4]])
-    assert (end, pieces) == (7, [(0, 3, 0, True), (3, 7, 1, False)])
+    free = [[0, 3 + j], [40, 9]]
+    end, pieces = holes.plan_chunks(info, free)
+    check_plan(info, free, 0, end, pieces)
+    assert end == 12 and [p[:2] for p in pieces] == [(0, 3), (3, 12)], pieces
+    assert pieces[0][3] and not pieces[1][3]
 
 
 def test_a_terminator_inside_ends_a_piece_without_a_jump():
@@ -98,18 +108,21 @@ def test_a_terminator_inside_ends_a_piece_without_a_jump():
     assert (end, pieces) == (3, [(0, 3, 0, False)])
 
 
-def test_relative_reference_never_crosses_a_split():
+def test_relative_reference_never_crosses_a_split(jump):
     """A loop from instruction 2 back to 0: [0, 2) alone would cut it."""
-    info = info_of([2, 2, 2, 1], {3: TERM}, {2: [0]})
-    j = jmp_size()
+    info = info_of([2, 2, 2, 1], {3: TERM}, {2: [0]}, jump=jump)
+    j = info.jump
     end, pieces = holes.plan_chunks(info, [[0, 2 + j], [20, 100]])
     check_plan(info, [[0, 2 + j], [20, 100]], 0, end, pieces)
     assert (end, pieces) == (7, [(0, 7, 1, False)])
     # a hole too small for the loop plus its jump: no part of the loop moves
     # ([0, 2) and [0, 4) would separate the branch at 4 from its target 0)
-    assert holes.plan_chunks(info, [[0, 6]]) == (0, [])
-    # without the loop, [0, 4) and a jump fill the same hole
-    assert holes.plan_chunks(info_of([2, 2, 2, 1], {3: TERM}), [[0, 6]]) == (4, [(0, 4, 0, True)])
+    hole = min(4 + j, 6)
+    assert holes.plan_chunks(info, [[0, hole]]) == (0, [])
+    # without the loop (and without a terminator at the end), [0, 4) and a
+    # jump fill a hole of 4 + jump bytes
+    assert holes.plan_chunks(info_of([2, 2, 2, 1], jump=j), [[0, 4 + j]]) == \
+        (4, [(0, 4, 0, True)])
 
 
 def test_targets_of_relocated_instructions_are_not_intra_references():
@@ -128,13 +141,13 @@ def test_code_info_refuses_gaps_and_straddling_fields():
     assert holes.code_info(bytes(4), insns, [(0, 2)]) is not None
 
 
-def test_first_hole_gets_the_first_piece_or_nothing():
-    info = info_of([3, 3, 1], {2: TERM})
-    j = jmp_size()
+def test_first_hole_gets_the_first_piece_or_nothing(jump):
+    info = info_of([3, 3, 1], {2: TERM}, jump=jump)
+    j = info.jump
     free = [[0, 1], [10, 3 + j], [30, 4]]
     end, pieces = holes.plan_chunks(info, free, first_hole=1)
     check_plan(info, free, 0, end, pieces, first_hole=1)
-    assert pieces[0][:3] == (0, 3, 1)
+    assert pieces[0][0] == 0 and pieces[0][2] == 1
     # hole 0 holds no instruction: with first_hole=0 nothing is placed
     assert holes.plan_chunks(info, free, first_hole=0) == (0, [])
 
@@ -161,7 +174,7 @@ def test_memoised_answers_are_equal_and_independent():
 def _brute_best(info, free, start):
     """The most bytes any valid plan moves, by trying every sequence of cut
     points and hole assignments."""
-    j = jmp_size()
+    j = info.jump
     best = 0
     cuts = [b for b in info.bounds if b > start]
     for k in range(1, len(free) + 1):
@@ -182,7 +195,7 @@ def _brute_best(info, free, start):
 
 
 @pytest.mark.parametrize("seed", range(60))
-def test_random_plans_keep_every_rule_and_move_the_most(seed):
+def test_random_plans_keep_every_rule_and_move_the_most(seed, jump):
     rnd = random.Random(seed)
     n = rnd.randint(1, 6)
     lengths = [rnd.randint(1, 5) for _ in range(n)]
@@ -190,7 +203,7 @@ def test_random_plans_keep_every_rule_and_move_the_most(seed):
     size = sum(lengths)
     starts = list(itertools.accumulate([0] + lengths[:-1]))
     targets = {k: [rnd.choice(starts)] for k in range(n) if rnd.random() < 0.3}
-    info = info_of(lengths, mn, targets)
+    info = info_of(lengths, mn, targets, jump=jump)
     free = [[rnd.randint(0, 60), rnd.randint(1, 9)] for _ in range(rnd.randint(1, 3))]
     start = rnd.choice(starts)
     end, pieces = holes.plan_chunks(info, free, start_pos=start)
