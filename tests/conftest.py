@@ -74,13 +74,16 @@ requires_rustc = pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc
 requires_ld = pytest.mark.skipif(shutil.which("ld") is None, reason="GNU ld not installed")
 
 
-def layout_specs():
-    """Every header layout tinyelf has, from its registry (largest header
-    first); tests take layout names from here, never from a list of their own."""
+def layout_specs(arch=None):
+    """Every header layout tinyelf has for ``arch`` (an arch name; default:
+    the machine the tests run on, which the samples are compiled for), from
+    the registry, largest header first; tests take layout names from here,
+    never from a list of their own."""
+    from tinyelf import arch as archmod
     from tinyelf.linker import layouts
-    return list(layouts.LAYOUTS)
+    return list(layouts.for_arch(archmod.get(arch) if arch else archmod.host()))
 
 
-def layout_names(auto: bool = True) -> list:
-    """``--layout`` values: "auto" (when ``auto``) and every registered layout."""
-    return (["auto"] if auto else []) + [spec.name for spec in layout_specs()]
+def layout_names(auto: bool = True, arch=None) -> list:
+    """``--layout`` values: "auto" (when ``auto``) and every layout of ``arch``."""
+    return (["auto"] if auto else []) + [spec.name for spec in layout_specs(arch)]

@@ -24,8 +24,9 @@ sys.path[:0] = [HERE, os.path.join(HERE, "corpus")]
 
 
 def _layouts():
-    from tinyelf.linker.layouts import NAMES      # the registry: every layout there is
-    return ("auto",) + tuple(NAMES)
+    from tinyelf import arch                      # the registry: every layout there is
+    from tinyelf.linker.layouts import for_arch
+    return ("auto",) + tuple(l.name for l in for_arch(arch.host()))
 
 
 LAYOUTS = _layouts()

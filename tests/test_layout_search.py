@@ -28,7 +28,8 @@ from tinyelf.linker.driver import run
 from tinyelf.linker.model import LinkOptions
 
 ARCHS = archmod.names()
-SPECS = layout_specs()
+#: (arch, layout) for every layout of every registered arch
+PAIRS = [pytest.param(a, spec, id=f"{a}-{spec.name}") for a in ARCHS for spec in layout_specs(a)]
 #: ELF class -> (ELF header size, program header size), from the ELF specification
 EHDR_PHDR = {1: (52, 32), 2: (64, 56)}
 CODE = bytes(range(1, 10))      # never executed here; no zeros to trim
@@ -107,11 +108,12 @@ PROGRAMS = {"code": {}, "data": {"data": True}, "abs32": {"abs32": True},
 def test_auto_takes_the_smallest_layout_that_fits_and_says_why(arch_name, prog, wx):
     arch = archmod.get(arch_name)
     obj = program(arch, **PROGRAMS[prog])
-    explicit = {spec.name: outcome(arch_name, obj, spec.name, wx=wx) for spec in SPECS}
+    specs = layout_specs(arch_name)
+    explicit = {spec.name: outcome(arch_name, obj, spec.name, wx=wx) for spec in specs}
     lk = link(arch_name, obj, wx=wx)
     check_geometry(lk)
     considered = {name: (size, why) for name, size, why in lk.layout.considered}
-    auto_names = {spec.name for spec in SPECS if spec.auto}
+    auto_names = {spec.name for spec in specs if spec.auto}
     assert set(considered) == auto_names          # opt-in layouts are never considered
     for name in auto_names:
         size, why = considered[name]
@@ -130,8 +132,7 @@ def _only(arch_name, obj, spec, **opts) -> str:
     return msg
 
 
-@pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("arch_name, spec", PAIRS)
 def test_program_header_count(arch_name, spec):
     """--wx with writable data needs two program headers; a layout that
     holds one refuses with the count; one that holds two gives R+X then R+W
@@ -155,8 +156,7 @@ def test_program_header_count(arch_name, spec):
     assert len(link(arch_name, data, spec.name).layout.segments) == 1
 
 
-@pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("arch_name, spec", PAIRS)
 def test_absolute_32bit_fields(arch_name, spec):
     """A base above 4 GiB (abs32_ok False) cannot hold absolute 32-bit
     addresses; a load address the kernel chooses (pic_only) cannot hold any
@@ -184,8 +184,7 @@ def test_absolute_32bit_fields(arch_name, spec):
         assert int.from_bytes(lk.output[d.offset:d.offset + 4], arch.byteorder) == d.addr
 
 
-@pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("arch_name, spec", PAIRS)
 def test_requested_base(arch_name, spec):
     """A layout either loads at the requested (page-aligned) base or says
     that it cannot be honoured and why."""
@@ -208,7 +207,7 @@ def test_base_address_rules(arch_name):
     arch = archmod.get(arch_name)
     page = arch.page_size
     obj = program(arch)
-    for layout in ["auto"] + [s.name for s in SPECS]:
+    for layout in ["auto"] + [s.name for s in layout_specs(arch_name)]:
         with pytest.raises(LayoutError) as exc:
             link(arch_name, obj, layout, base=arch.default_base + 1)
         assert exc.value.messages == [f"base address {arch.default_base + 1:#x} is not a "
@@ -218,13 +217,12 @@ def test_base_address_rules(arch_name):
         assert exc.value.messages == [f"base address {page:#x} is below 0x10000; an ordinary "
                                       "user cannot map it (vm.mmap_min_addr)"]
     # no --base: the arch's default wherever the layout lets the program choose
-    for spec in SPECS:
+    for spec in layout_specs(arch_name):
         if spec.base_for(PF_R | PF_X, None, arch.default_base) == arch.default_base:
             assert link(arch_name, obj, spec.name).layout.base == arch.default_base, spec.name
 
 
-@pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("arch_name, spec", PAIRS)
 def test_bss_past_the_file(arch_name, spec):
     """20000 bytes of bss: mapped zeroed memory, or (a layout whose p_memsz
     must equal p_filesz) a refusal that says how many bytes are needed."""
@@ -242,9 +240,8 @@ def test_bss_past_the_file(arch_name, spec):
     assert seg.vaddr + seg.memsz >= bss.addr + 20000 and lk.layout.mem_end >= bss.addr + 20000
 
 
-@pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", [s for s in SPECS if s.entry_offset is not None],
-                         ids=lambda s: s.name)
+@pytest.mark.parametrize("arch_name, spec", [p for p in PAIRS
+                                              if p.values[1].entry_offset is not None])
 def test_forced_entry_layouts(arch_name, spec):
     """A layout whose entry is a fixed header byte: e_entry names it, and
     when that byte is inside the ELF header the layout needs its holes."""
@@ -260,16 +257,12 @@ def test_forced_entry_layouts(arch_name, spec):
             "drop --no-holes")
 
 
-@pytest.mark.parametrize("arch_name", ARCHS)
-@pytest.mark.parametrize("spec", [s for s in SPECS
-                                  if any(s.forces_wx(archmod.get(a)) for a in ARCHS)],
-                         ids=lambda s: s.name)
+@pytest.mark.parametrize("arch_name, spec", [p for p in PAIRS if p.values[1].forces_wx(
+    archmod.get(p.values[0]))])
 def test_forced_wx_layouts(arch_name, spec):
     """A layout whose p_flags the overlap forces to W+X: --wx is refused,
     and without it the link warns."""
     arch = archmod.get(arch_name)
-    if not spec.forces_wx(arch):
-        pytest.skip(f"layout {spec.name} does not force W+X on {arch_name}")
     obj = program(arch)
     assert _only(arch_name, obj, spec, wx=True) == (
         f"layout {spec.name} maps its segment writable and executable (p_flags is forced "

@@ -308,15 +308,19 @@ def test_overlap80_jumps_to_an_entry_that_the_prefixes_would_change(build_dir, t
 
 
 def test_wants_pic_is_exposed():
+    from tinyelf import arch
     from tinyelf.linker import layouts
-    assert layouts.wants_pic() is any(not l.abs32_ok or l.pic_only for l in layouts.LAYOUTS)
-    names = [l.name for l in layouts.LAYOUTS]
-    assert len(set(names)) == len(names) and "auto" not in names
-    assert all(layouts.get(n).name == n for n in names)
-    # largest header first
-    ends = [l.header_end(1) for l in layouts.LAYOUTS]
-    assert ends == sorted(ends, reverse=True), dict(zip(names, ends))
-    assert any(l.spec_valid for l in layouts.LAYOUTS)
+    for name in arch.names():
+        a = arch.get(name)
+        specs = layouts.for_arch(a)
+        assert layouts.wants_pic(a) is any(not l.abs32_ok or l.pic_only for l in specs)
+        names = [l.name for l in specs]
+        assert len(set(names)) == len(names) and "auto" not in names
+        assert all(layouts.get(n, a).name == n for n in names)
+        # largest header first
+        ends = [l.header_end(1) for l in specs]
+        assert ends == sorted(ends, reverse=True), dict(zip(names, ends))
+        assert any(l.spec_valid for l in specs)
 
 
 def test_unknown_layout_is_a_usage_error(sample_obj, tmp_path):

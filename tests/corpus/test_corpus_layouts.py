@@ -17,12 +17,12 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus  # noqa: E402
 
-from tinyelf.linker.layouts import NAMES  # noqa: E402  (the layout registry)
+from conftest import layout_names  # noqa: E402  (the layout registry)
 
 SUBSET = ["switch.O2", "switch.Os-pic", "fptr.O2-pie", "common.O0-large-pic", "bigbss.Os-pic",
           "strings.O2", "strings.Os-pic", "statics.O2", "weak.O2-pie", "recursion.O0",
           "hello_rs.z", "echo_rs.z-pic"]
-LAYOUTS = ["auto"] + list(NAMES)
+LAYOUTS = layout_names()
 REFUSALS = ("absolute 32-bit relocations", "at most 1 program header",
             "maps no bss beyond", "out of range", "at an address the kernel chooses",
             "--wx cannot be honoured", "p_align")

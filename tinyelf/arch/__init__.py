@@ -101,6 +101,11 @@ class Arch:
         hit = self._prebuilt().get(key(self.start_stub))
         return thaw(name, hit) if hit is not None else self.assemble_object(self.start_stub, name)
 
+    def header_layouts(self) -> tuple:
+        """The arch's own header layouts (LayoutSpec instances) beside the
+        generic ones: those whose header bytes execute as this machine's code."""
+        return ()
+
     # ---- code: what the layout, the code splitter and function folding ask
     #: mnemonics after which execution never falls through
     terminators: frozenset = frozenset()

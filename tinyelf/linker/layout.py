@@ -672,7 +672,7 @@ def layout(link: Link) -> Link:
             # vm.mmap_min_addr is 4096 or 65536 on stock kernels: lower needs CAP_SYS_RAWIO
             raise LayoutError(f"base address {opts.base:#x} is below 0x10000; an ordinary user "
                               "cannot map it (vm.mmap_min_addr)")
-    specs = layoutsmod.candidates(opts.layout)
+    specs = layoutsmod.candidates(opts.layout, arch)
     explicit = len(specs) == 1
     ctx = _Context(link)
     plans, considered = [], []

@@ -129,6 +129,10 @@ class X86_64(Arch):
             out.append((start, end, insn.mnemonic, targets))
         return out
 
+    def header_layouts(self) -> tuple:
+        from .layouts import LAYOUTS
+        return LAYOUTS
+
     def decode_insns(self, data: bytes):
         """Instruction boundaries, terminators and relative targets from the
         opcode tables (tinyelf.arch.x86_64.insn); None for what they do not
