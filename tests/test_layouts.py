@@ -85,7 +85,7 @@ def test_strict_is_clean_for_readelf_and_lief(sample_obj, build_dir, source, ext
     assert "warning" not in proc.stdout.lower() and "error" not in proc.stdout.lower()
     assert "EXEC (Executable file)" in proc.stdout
     assert "Advanced Micro Devices X86-64" in proc.stdout
-    from tinyelf.elf.reader import parse_executable
+    from tinyelf.elf.lief_check import parse_executable
     data = exe.read_bytes()
     info = parse_executable(data)
     assert info["type"] == "EXEC" and info["machine"] == "X86_64"
