@@ -529,23 +529,13 @@ def _ph_meaning(fname, value, e_type=None):
     return ""
 
 
-_EXIT_SYSCALLS = (60, 231)
-_STOP = ("ret", "retf", "hlt", "ud2", "int3", "iret", "iretq", "sysret")
-#: conditional jumps taken when every arithmetic flag is clear, as the kernel
-#: starts a process (x86-64 RFLAGS = 0x202); the others fall through.  At the
-#: entry point only (dyn68's magic starts with 7f 45: jg, always taken there)
-_TAKEN_AT_START = frozenset({"jno", "jae", "jnb", "jnc", "jne", "jnz", "jns", "jnp", "jpo",
-                             "ja", "jnbe", "jge", "jnl", "jg", "jnle"})
-_FALLS_AT_START = frozenset({"jo", "jb", "jc", "jnae", "je", "jz", "js", "jp", "jpe", "jbe",
-                             "jna", "jl", "jnge", "jle", "jng"})
-
-
 def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     """File offsets of the bytes that instructions reachable from ``entry``
     occupy (recursive descent: branches and calls are followed, a path ends
     at ret/hlt/an unconditional or indirect jump/an exit syscall)."""
+    hints = _hints(machine)
     mode = _capstone_mode(machine)
-    if mode is None or addr_to_off(entry) is None:
+    if hints is None or mode is None or addr_to_off(entry) is None:
         return set(), set()
     import capstone
     md = capstone.Cs(*(getattr(capstone, n) for n in mode))
@@ -556,8 +546,7 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     count = 0
     while work and count < limit:
         addr = work.pop()
-        rax = None
-        pushed = None
+        state = hints.new_state()
         while addr not in seen and count < limit:
             off = addr_to_off(addr)
             if off is None:
@@ -568,60 +557,28 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
                 break
             count += 1
             code.update(range(off, off + ins.size))
-            m, ops = ins.mnemonic, ins.op_str
-            target = None
-            if ops.startswith("0x") and (m.startswith("j") or m.startswith("call") or m.startswith("loop")):
-                try:
-                    target = int(ops, 16)
-                except ValueError:
-                    target = None
+            m = ins.mnemonic
+            target = hints.branch_target(ins)
             if addr == entry and target is not None and \
-                    (m in _TAKEN_AT_START or m in _FALLS_AT_START):
+                    (m in hints.taken_at_start or m in hints.falls_at_start):
                 # the process's first instruction: the flags are known
-                if m in _TAKEN_AT_START:
-                    addr = target
-                else:
-                    addr += ins.size
+                addr = target if m in hints.taken_at_start else addr + ins.size
                 continue
             if target is not None:
                 work.append(target)
             else:
-                for ref in _addresses_in(ins):
-                    if addr_to_off(ref) is not None:
-                        refs.add(ref)
-            # just enough constant tracking to see exit(…) syscalls
-            if m == "mov" and ops.split(",")[0] in ("eax", "rax", "al") and ops.split(", ")[-1].startswith(("0x", "1", "2", "3", "4", "5", "6", "7", "8", "9")):
-                try:
-                    rax = int(ops.split(", ")[-1], 0)
-                except ValueError:
-                    rax = None
-            elif m == "push" and ops[:1].isdigit():
-                pushed = int(ops, 0)
-            elif m == "pop" and ops == "rax":
-                rax = pushed
-            elif m == "xor" and ops in ("eax, eax", "rax, rax"):
-                rax = 0
-            elif ops.startswith(("eax", "rax", "al", "ax")) and m not in ("cmp", "test", "push"):
-                rax = None
-            if m == "syscall" and rax in _EXIT_SYSCALLS:
-                break
-            if m in _STOP or m == "jmp" or (m.startswith("j") and target is None and m != "jmp"):
+                refs.update(r for r in hints.addresses_in(ins) if addr_to_off(r) is not None)
+            if hints.exits(state, ins) or hints.ends_path(ins, target):
                 break
             addr += ins.size
     return code, refs - set(seen)
 
 
-def _addresses_in(ins):
-    """Addresses an instruction names: rip-relative targets and immediates."""
-    import re
-    out = []
-    m = re.search(r"rip ([+-]) (0x[0-9a-f]+)", ins.op_str)
-    if m:
-        disp = int(m.group(2), 16) * (1 if m.group(1) == "+" else -1)
-        out.append(ins.address + ins.size + disp)
-    for m in re.finditer(r"(?<![\w+-])(0x[0-9a-f]{4,})\b", ins.op_str):
-        out.append(int(m.group(1), 16))
-    return out
+def _hints(machine: int):
+    """The arch's trace hints (``Arch.trace_hints``), or None."""
+    from .. import arch as archmod
+    a = archmod.for_machine(machine)
+    return a.trace_hints() if a else None
 
 
 def _capstone_mode(machine: int):
@@ -631,6 +588,7 @@ def _capstone_mode(machine: int):
 
 
 def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
+    hints = _hints(machine)
     mode = _capstone_mode(machine)
     if mode is None:
         return []
@@ -657,16 +615,10 @@ def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
             label = syms.name(ins.address, exact_only=True)
             target = None
             ops = ins.op_str
-            if ins.mnemonic.startswith(("j", "call", "loop")) and ops.startswith("0x"):
-                try:
-                    target = int(ops, 16)
-                except ValueError:
-                    target = None
-            elif "rip + 0x" in ops or "rip - 0x" in ops:
-                import re
-                m = re.search(r"rip ([+-]) (0x[0-9a-f]+)", ops)
-                disp = int(m.group(2), 16) * (1 if m.group(1) == "+" else -1)
-                target = ins.address + ins.size + disp
+            if hints is not None and hints.branch_target(ins) is not None:
+                target = hints.branch_target(ins)
+            elif hints is not None and hints.pc_relative(ins) is not None:
+                target = hints.pc_relative(ins)
             else:
                 import re
                 m = re.search(r"(?<![\w+-])(0x[0-9a-f]{4,})\b(?!\])", ops)

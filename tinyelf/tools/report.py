@@ -23,21 +23,15 @@ from .kernelmap import PAGE, describe, kernel_view
 
 _CLASS_KEY = {CLASS_TEXT: "code", CLASS_RODATA: "rodata", CLASS_DATA: "data"}
 ORDER = ("header", "code", "rodata", "data", "got", "jumps", "padding")
-WX_WARNING = ("segment {i} is both writable and executable (RWX): a write to data could "
-              "become code; link with --wx to split code (R+X) and data (R+W) at the cost of "
-              "one program header")
-#: dyn68's one segment is W+X whatever the program needs (p_flags is
-#: e_type | e_machine << 16)
-WX_FORCED = ("segment {i} is writable and executable: layout {layout} forces it (p_flags is "
-             "e_type | e_machine << 16); link with --wx (another layout) for W^X")
-
-
 def _flags(f: int) -> str:
     return ("R" if f & PF_R else "-") + ("W" if f & PF_W else "-") + ("X" if f & PF_X else "-")
 
 
 def _wx_warnings(segments, layout: str = "") -> list:
+    """For a file read back (no link model): the layout's wording, with the
+    layout guessed from e_phoff."""
     from ..linker import layouts
+    from ..linker.layout import WX_FORCED, WX_WARNING
     spec = layouts.every().get(layout)
     forced = spec is not None and spec.pic_only
     return [(WX_FORCED if forced and i == 0 else WX_WARNING).format(i=i, layout=layout)
@@ -110,7 +104,7 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
         "sections": sections,
         "passes": dict(getattr(link, "squeezed", {}) or {}),
         "considered": [{"layout": n, "size": s, "reason": r} for n, s, r in lay.considered],
-        "warnings": _wx_warnings(segments, lay.name),
+        "warnings": list(lay.warnings),
     }
     if ld_baseline and inputs:
         rep["gnu_ld"], why = gnu_ld_baseline(inputs, link.options.entry, link)
