@@ -190,10 +190,18 @@ class LayoutSpec:
         """Forced p_memsz of the first segment (p_filesz free), or None."""
         return None
 
+    #: False: p_flags is forced read-only by the overlap (i386's teensy), so
+    #: a program with writable data or bss is refused (``readonly_why`` says why)
+    writable_ok = True
+    readonly_why = ""
+
     def check_program(self, ctx) -> str | None:
         """Why this layout cannot hold the program at all (before planning),
         or None; ``ctx``: the layout pass's view of the program (writable,
         bss)."""
+        if not self.writable_ok and (ctx.writable or ctx.bss):
+            return (f"layout {self.name} maps its one segment read-only ({self.readonly_why}), "
+                    "but this program has writable data or bss")
         return None
 
     def settle(self, segments, entry: int, base: int) -> bool:

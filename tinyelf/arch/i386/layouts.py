@@ -79,6 +79,8 @@ class Overlap64(LayoutSpec):
 
 class Teensy(LayoutSpec):
     name = "teensy"
+    writable_ok = False
+    readonly_why = "p_flags is e_phoff = 4, PF_R"
     summary = ("program header at 4, inside e_ident (Raiter's 45-byte geometry): e_entry = "
                "p_memsz, e_phoff = p_flags = PF_R; code in e_shoff/e_flags/e_ehsize")
     phoff = 4
@@ -110,12 +112,6 @@ class Teensy(LayoutSpec):
 
     def first_paddr(self):
         return 2 | 3 << 16      # e_type ET_EXEC | e_machine EM_386 << 16
-
-    def check_program(self, ctx):
-        if ctx.writable or ctx.bss:
-            return (f"layout {self.name} maps its one segment read-only (p_flags is "
-                    "e_phoff = 4, PF_R), but this program has writable data or bss")
-        return None
 
     def settle(self, segments, entry, base):
         seg = segments[0]
