@@ -138,6 +138,10 @@ class X86_64(Arch):
             syntax = self._asm_syntax = X86Syntax(self)
         return syntax
 
+    def trace_hints(self):
+        from .trace import TRACE
+        return TRACE
+
     def header_layouts(self) -> tuple:
         from .layouts import LAYOUTS
         return LAYOUTS
