@@ -44,6 +44,9 @@ UNSUPPORTED_NAMES = {
     37: "R_386_TLS_TPOFF32", 38: "R_386_SIZE32", 39: "R_386_TLS_GOTDESC",
     40: "R_386_TLS_DESC_CALL", 41: "R_386_TLS_DESC", 42: "R_386_IRELATIVE (IFUNC)",
 }
+#: relocation names for the fields tinyelf's assembler writes
+ASM_RELOC_NAMES = {("abs", 4): "R_386_32", ("abs", 2): "R_386_16", ("abs", 1): "R_386_8",
+                   ("pc", 4): "R_386_PC32", ("pc", 2): "R_386_PC16", ("pc", 1): "R_386_PC8"}
 TLS_TYPES = frozenset((14, 15, 16, 17, 18, 19) + tuple(range(24, 38)) + (39, 40, 41))
 
 _RANGES = {(1, C_SIGNED): (-0x80, 0x7F), (2, C_SIGNED): (-0x8000, 0x7FFF),
@@ -67,9 +70,6 @@ class I386(Arch):
     keystone = ("KS_ARCH_X86", "KS_MODE_32")
     bfd = ("elf32-i386", "i386")   # GNU ld's OUTPUT_FORMAT, OUTPUT_ARCH
     ld_emulation = "elf_i386"
-    #: what the assembler front end (tinyelf.asm) writes, by field size
-    asm_reloc_types = {"abs": {4: 1, 2: 20, 1: 22}, "abs_signed": {4: 1, 2: 20, 1: 22},
-                       "pc": {4: 2, 2: 21, 1: 23}}
     #: 32-bit code reads the i386 syscall ABI (int 0x80, eax = number)
     exit_syscalls = (1, 252)
 
@@ -83,6 +83,16 @@ class I386(Arch):
     is_direct_branch = X86_64.is_direct_branch
     prefix_safe = X86_64.prefix_safe
     capstone_insns = X86_64.capstone_insns
+
+    @property
+    def asm_syntax(self):
+        """x86 Intel syntax for tinyelf.asm, 32-bit: no RIP-relative operands,
+        R_386_* fields (tinyelf/arch/x86_64/asm_syntax.py's X86Syntax)."""
+        syntax = self.__dict__.get("_asm_syntax")
+        if syntax is None:
+            from ..x86_64.asm_syntax import REGS_64, X86Syntax
+            syntax = self._asm_syntax = X86Syntax(self, REGS_64, ASM_RELOC_NAMES, rip=False)
+        return syntax
 
     def reloc_name(self, rtype: int) -> str:
         spec = RELOCS.get(rtype)
