@@ -37,9 +37,9 @@ RelocType = namedtuple("RelocType", "name size formula check field", defaults=(N
 _MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 #: arch name -> module name; modules are imported only when asked for
-_MODULES = {"x86_64": "x86_64"}
+_MODULES = {"x86_64": "x86_64", "aarch64": "aarch64", "riscv64": "riscv64"}
 #: e_machine -> arch name
-_BY_MACHINE = {62: "x86_64"}
+_BY_MACHINE = {62: "x86_64", 183: "aarch64", 243: "riscv64"}
 _LOADED: dict = {}
 
 
@@ -57,6 +57,75 @@ class Arch:
     tls_types: frozenset = frozenset()
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
+
+    #: formulas that need a GOT slot for their symbol (scan allocates one)
+    got_formulas: frozenset = frozenset({F_GOTPCREL, F_GOT})
+    #: formulas that need the GOT to exist (its address)
+    got_base_formulas: frozenset = frozenset({F_GOTPCREL, F_GOT, F_GOTOFF, F_GOTPC})
+    #: the smallest alignment a code section may be given (the layout drops
+    #: code alignment padding down to this): 1 on x86, the instruction size on RISC
+    min_code_align: int = 1
+    #: whether the layout may split straight-line code across header holes
+    #: (needs the arch's jump encoding: x86-64 only so far)
+    can_split_code: bool = True
+    #: names of the header layouts whose header bytes this machine executes
+    #: (None: every layout); layouts that execute nothing hold everywhere
+    header_code_layouts = None
+    #: e_ident bytes from 0 that the kernel reads on this machine (the magic;
+    #: riscv also checks EI_CLASS): header holes start after them
+    checked_ident: int = 4
+    #: the start stub as machine code (``start_code``) with its relocations
+    #: ``start_relocs`` [(offset, type)] against ``main``; empty: assemble
+    #: ``start_stub`` with tinyelf.asm (x86-64)
+    start_code: bytes = b""
+    start_relocs: tuple = ()
+    #: builtins (memcpy, ...) as source and bytes (hex); empty: tinyelf.linker.builtins' x86 table
+    builtin_sources: dict = {}
+    builtin_hex: dict = {}
+
+    def code_align(self, sec) -> int:
+        """The alignment a code section keeps when padding is squeezed out."""
+        return max(1, self.min_code_align)
+
+    def runs_layout(self, spec) -> bool:
+        """Whether ``spec`` (a header layout) can work on this machine: one
+        that starts executing inside the ELF header needs this machine to
+        run those bytes (``header_code_layouts``)."""
+        return spec.entry_offset is None or self.header_code_layouts is None or \
+            spec.name in self.header_code_layouts
+
+    def try_relax(self, data, offset: int, rtype: int, addend: int):
+        """The rewrite for a GOT load that may address its symbol directly, or None."""
+        return None
+
+    def scan_section(self, link, sec) -> None:
+        """Called by the scan pass for every kept section before its
+        relocations are looked at: an arch may rewrite instruction pairs
+        (AArch64's ADRP+LDR GOT loads) here.  Default: nothing."""
+
+    def merge_flags(self, objects) -> int:
+        """The output's e_flags from the inputs' (InputError on a mismatch)."""
+        return 0
+
+    def start_object(self):
+        """The ObjectFile of the start stub (``_start`` calling ``main``)."""
+        if not self.start_code:
+            from ..asm import assemble_source
+            return assemble_source(self.start_stub, "<start stub>", self)
+        from ..elf.defs import STB_GLOBAL, STT_FUNC
+        from ..elf.synth import TEXT, make_object
+        return make_object("<start stub>", [{
+            "name": ".text._start", "flags": TEXT, "data": self.start_code,
+            "align": max(self.min_code_align, 1),
+            "relocs": [(off, rtype, "main", 0) for off, rtype in self.start_relocs]}],
+            [("_start", ".text._start", 0, STB_GLOBAL, STT_FUNC, len(self.start_code))],
+            undefined=["main"])
+
+    def builtin_code(self, func: str):
+        """Machine code of builtin ``func`` from ``builtin_hex``, or None when
+        the arch keeps no such table (x86-64: tinyelf.linker.builtins)."""
+        code = self.builtin_hex.get(func)
+        return bytes.fromhex(code) if code is not None else None
 
     def decode_insns(self, data: bytes):
         """``[(start, end, mnemonic, relative targets)]`` for a code section

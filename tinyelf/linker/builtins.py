@@ -130,9 +130,14 @@ def assemble(func: str) -> bytes:
     return ks_assemble(SOURCES[func], name=f"<tinyelf builtin {func}>")
 
 
-def make(func: str) -> ObjectFile:
-    """A fresh one-function object defining ``func``."""
+def make(func: str, arch=None) -> ObjectFile:
+    """A fresh one-function object defining ``func`` (for ``arch``: its own
+    table, ``Arch.builtin_code``, else the x86-64 code above)."""
     from ..elf.synth import function_object
+    own = arch.builtin_code(func) if arch is not None else None
+    if own is not None:
+        return function_object(f"<tinyelf builtin {func}>", func, own,
+                               align=max(1, arch.min_code_align))
     return function_object(f"<tinyelf builtin {func}>", func, code(func))
 
 

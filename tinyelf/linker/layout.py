@@ -105,7 +105,9 @@ class _Context:
             code = bool(sec.flags & SHF_EXECINSTR)
             align = max(1, sec.align)
             if code and opts.squeeze_align and sec not in data_in_code:
-                align = 1           # padding between functions only costs bytes
+                # padding between functions only costs bytes (down to what
+                # the machine needs: its instruction alignment)
+                align = min(align, self.arch.code_align(sec))
             writable = bool(sec.flags & SHF_WRITE) or sec.is_nobits
             if sec.is_nobits:
                 self.bss.append(_Item(sec, sec.size, align, True, False, True, 0))
@@ -290,6 +292,16 @@ def _best_fit(free: list, items: list, used: list) -> list:
     return left
 
 
+def _holes(spec, phnum: int, arch) -> list:
+    """The layout's holes less the e_ident bytes this machine's kernel checks."""
+    out = []
+    for h in spec.holes(phnum):
+        cut = max(0, arch.checked_ident - h.offset) if h.offset < 16 else 0
+        if h.size > cut:
+            out.append(Hole(h.offset + cut, h.size - cut, h.field))
+    return out
+
+
 def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode: str,
            tail_first, entry_mode: str):
     """One concrete plan, or None when its choices do not work out."""
@@ -299,7 +311,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     wx = phnum == 2
     header_end = spec.header_end(phnum)
     use_holes = opts.holes
-    hole_defs = spec.holes(phnum) if use_holes else []
+    hole_defs = _holes(spec, phnum, ctx.arch) if use_holes else []
     holes = [Hole(h.offset, h.size, h.field) for h in hole_defs]
     free = [[h.offset, h.size] for h in holes]
     content_start = spec.content_start(phnum, use_holes)
@@ -589,7 +601,7 @@ def _plan(ctx: _Context, spec) -> _Plan:
     flags0 = layoutsmod.segment_flags(ctx.writable, wx)
     base = spec.base_for(flags0, opts.base, ctx.arch.default_base)
     splits = [None]
-    if opts.holes and opts.split_code and spec.holes(phnum):
+    if opts.holes and opts.split_code and ctx.arch.can_split_code and spec.holes(phnum):
         # the holes hold a few dozen bytes: splitting pays off for any code
         # section, so decode (capstone) only a couple of moderate ones
         code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT),
@@ -661,6 +673,8 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
                  content_start=plan.content_start, considered=considered, warnings=warnings)
     lay.spec = plan.spec
     lay.ehdr = plan.spec.ehdr_fields(lay, link.arch)
+    if plan.spec.phoff >= 0x34:     # e_flags is not shared with a program header
+        lay.ehdr["e_flags"] = link.e_flags
     link.layout = lay
     _define_linker_symbols(link, plan)
 
@@ -679,6 +693,11 @@ def layout(link: Link) -> Link:
                               "cannot map it (vm.mmap_min_addr)")
     specs = layoutsmod.candidates(opts.layout)
     explicit = len(specs) == 1
+    runs = [s for s in specs if arch.runs_layout(s)]
+    if explicit and not runs:
+        raise LayoutError(f"layout {specs[0].name} starts executing inside the ELF header, "
+                          f"whose bytes are not {arch.name} code; choose another --layout")
+    specs = runs
     ctx = _Context(link)
     plans, considered = [], []
     for spec in specs:

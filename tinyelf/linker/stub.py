@@ -29,9 +29,8 @@ def add_start_stub(link: Link) -> Link:
     if not (any(_defines(o, "main") for o in link.objects)
             or any(ar.defines("main") for ar in link.archives)):
         return link
-    text = getattr(link.arch, "start_stub", None)
-    if not text:
+    arch = link.arch
+    if not (getattr(arch, "start_stub", None) or arch.start_code):
         return link
-    from ..asm import assemble_source
-    link.objects.append(assemble_source(text, STUB_NAME, link.arch))
+    link.objects.append(arch.start_object())
     return link
