@@ -131,12 +131,19 @@ def build_objects(cv, outdir, cache):
                    for s in v.archive_members]
         archives.append(_ar(arch, os.path.join(outdir, f"lib{v.program}.a"), members))
     archives.append(_support_archive(arch, v.flags, cache))
+    archives.append(libgcc(arch))      # riscv64 without Zbb calls __clzdi2 & co.
     return objs, archives
 
 
+def libgcc(arch):
+    return _run([ARCHES[arch][0] + "gcc", "-print-libgcc-file-name"]).stdout.strip()
+
+
 #: riscv: GNU ld relaxes to gp-relative addressing, which needs a C runtime
-#: that sets gp (__global_pointer$); the corpus's _start does not
-LD_EXTRA = {"aarch64": (), "riscv64": ("--no-relax-gp",)}
+#: that sets gp (__global_pointer$); the corpus's _start does not, and
+#: binutils 2.40 has no --no-relax-gp: GNU ld links without relaxation, as
+#: tinyelf does (so far)
+LD_EXTRA = {"aarch64": (), "riscv64": ("--no-relax",)}
 
 
 def link_with_ld(arch, objs, archives, out):
