@@ -65,34 +65,13 @@ class Arch:
     #: the smallest alignment a code section may be given (the layout drops
     #: code alignment padding down to this): 1 on x86, the instruction size on RISC
     min_code_align: int = 1
-    #: whether the layout may split straight-line code across header holes
-    #: (needs the arch's jump encoding: x86-64 only so far)
-    can_split_code: bool = True
-    #: names of the header layouts whose header bytes this machine executes
-    #: (None: every layout); layouts that execute nothing hold everywhere
-    header_code_layouts = None
     #: e_ident bytes from 0 that the kernel reads on this machine (the magic;
     #: riscv also checks EI_CLASS): header holes start after them
     checked_ident: int = 4
-    #: the start stub as machine code (``start_code``) with its relocations
-    #: ``start_relocs`` [(offset, type)] against ``main``; empty: assemble
-    #: ``start_stub`` with tinyelf.asm (x86-64)
-    start_code: bytes = b""
-    start_relocs: tuple = ()
-    #: builtins (memcpy, ...) as source and bytes (hex); empty: tinyelf.linker.builtins' x86 table
-    builtin_sources: dict = {}
-    builtin_hex: dict = {}
 
     def code_align(self, sec) -> int:
         """The alignment a code section keeps when padding is squeezed out."""
         return max(1, self.min_code_align)
-
-    def runs_layout(self, spec) -> bool:
-        """Whether ``spec`` (a header layout) can work on this machine: one
-        that starts executing inside the ELF header needs this machine to
-        run those bytes (``header_code_layouts``)."""
-        return spec.entry_offset is None or self.header_code_layouts is None or \
-            spec.name in self.header_code_layouts
 
     def try_relax(self, data, offset: int, rtype: int, addend: int):
         """The rewrite for a GOT load that may address its symbol directly, or None."""
@@ -107,29 +86,95 @@ class Arch:
         """The output's e_flags from the inputs' (InputError on a mismatch)."""
         return 0
 
-    def start_object(self):
-        """The ObjectFile of the start stub (``_start`` calling ``main``)."""
-        if not self.start_code:
-            from ..asm import assemble_source
-            return assemble_source(self.start_stub, "<start stub>", self)
-        from ..elf.defs import STB_GLOBAL, STT_FUNC
-        from ..elf.synth import TEXT, make_object
-        return make_object("<start stub>", [{
-            "name": ".text._start", "flags": TEXT, "data": self.start_code,
-            "align": max(self.min_code_align, 1),
-            "relocs": [(off, rtype, "main", 0) for off, rtype in self.start_relocs]}],
-            [("_start", ".text._start", 0, STB_GLOBAL, STT_FUNC, len(self.start_code))],
-            undefined=["main"])
+    # ---- assembly the link adds: builtins and the start stub (tinyelf/arch/prebuilt.py)
+    #: name -> assembly source of one function (memcpy & co.), linked for
+    #: names that nothing else defines (tinyelf.linker.builtins)
+    builtins: dict = {}
+    #: assembly source of a ``_start`` that calls ``main`` (tinyelf.linker.stub); "" = none
+    start_stub: str = ""
 
-    def builtin_code(self, func: str):
-        """Machine code of builtin ``func`` from ``builtin_hex``, or None when
-        the arch keeps no such table (x86-64: tinyelf.linker.builtins)."""
-        code = self.builtin_hex.get(func)
-        return bytes.fromhex(code) if code is not None else None
+    def assemble(self, source: str, name: str) -> bytes:
+        """Machine code for one builtin's source (keystone; arches without it override)."""
+        from ..asm import assemble
+        return assemble(source, self, name=name)
+
+    def assemble_object(self, source: str, name: str):
+        """A whole assembly source -> ObjectFile (keystone; arches without it override)."""
+        from ..asm import assemble_source
+        return assemble_source(source, name, self)
+
+    def _prebuilt(self) -> dict:
+        table = self.__dict__.get("_table")
+        if table is None:
+            try:
+                mod = importlib.import_module(f"{__name__}.{_MODULES[self.name]}.prebuilt")
+                table = mod.TABLE
+            except ImportError:
+                table = {}
+            self._table = table
+        return table
+
+    def builtin_code(self, func: str) -> bytes:
+        """The machine code of builtin ``func`` (prebuilt, else assembled now)."""
+        from .prebuilt import key
+        src = self.builtins[func]
+        hit = self._prebuilt().get(key(src))
+        return bytes.fromhex(hit) if hit is not None else self.assemble(src, f"<tinyelf builtin {func}>")
+
+    def start_stub_object(self, name: str):
+        """The start stub as an ObjectFile named ``name``, or None when the arch has none."""
+        if not self.start_stub:
+            return None
+        from .prebuilt import key, thaw
+        hit = self._prebuilt().get(key(self.start_stub))
+        return thaw(name, hit) if hit is not None else self.assemble_object(self.start_stub, name)
+
+    def header_layouts(self) -> tuple:
+        """The arch's own header layouts (LayoutSpec instances) beside the
+        generic ones: those whose header bytes execute as this machine's code."""
+        return ()
+
+    # ---- code: what the layout, the code splitter and function folding ask
+    #: mnemonics after which execution never falls through
+    terminators: frozenset = frozenset()
+    #: sizes of the unconditional jumps the layout may write, shortest first
+    #: (the code splitter continues a piece with the shortest); () = none
+    jump_sizes: tuple = ()
+
+    def encode_jump(self, at: int, target: int, size: int) -> bytes | None:
+        """The ``size``-byte jump placed at address ``at`` to ``target``, or
+        None when the distance does not fit that form."""
+        return None
+
+    def pc_bias(self, spec: RelocType) -> int:
+        """The addend of a PC-relative reference to a symbol's own address
+        (x86: minus the field size, since P is the field and the CPU counts
+        from the instruction's end; RISC machines: 0)."""
+        return 0
+
+    def ties_instructions(self, spec: RelocType) -> bool:
+        """True when a relocation of this type relates two instructions (their
+        distance is in the addend), so code around it must not be split."""
+        return spec.formula == F_GOTPC
+
+    def is_direct_branch(self, data, r_off: int, spec: RelocType, addend: int) -> bool:
+        """True when the relocation at ``r_off`` is the target of a direct call
+        or jump to the symbol's first byte (function folding may redirect it)."""
+        return False
+
+    def prefix_safe(self, code: bytes, prefix: bytes) -> bool:
+        """True when executing ``prefix + code`` runs the same first
+        instruction as ``code`` (a layout whose entry starts inside the header)."""
+        return not prefix
 
     def decode_insns(self, data: bytes):
         """``[(start, end, mnemonic, relative targets)]`` for a code section
         without a disassembler, or None (then capstone decodes it)."""
+        return None
+
+    def capstone_insns(self, data: bytes):
+        """The same as :meth:`decode_insns`, by capstone; None when the arch
+        cannot say where relative references go (then code is not split)."""
         return None
 
     byteorder: str = "little"
@@ -168,6 +213,20 @@ class Arch:
         raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")
 
 
+_cs: dict = {}
+
+
+def capstone_for(arch):
+    """``(capstone module, Cs instance with details)`` for ``arch``, cached:
+    capstone is imported only when something is disassembled."""
+    if arch.name not in _cs:
+        import capstone
+        md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
+        md.detail = True
+        _cs[arch.name] = (capstone, md)
+    return _cs[arch.name]
+
+
 def names() -> list[str]:
     return sorted(_MODULES)
 
@@ -183,6 +242,13 @@ def get(name: str) -> Arch:
         mod = importlib.import_module(f".{_MODULES[name]}", __name__)
         _LOADED[name] = mod.ARCH
     return _LOADED[name]
+
+
+def host() -> Arch:
+    """The architecture of the machine tinyelf runs on (what `demo` builds for)."""
+    import platform
+    return get({"aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64",
+                "i686": "i386", "i386": "i386"}.get(platform.machine(), "x86_64"))
 
 
 def for_machine(e_machine: int):

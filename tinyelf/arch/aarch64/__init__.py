@@ -122,10 +122,6 @@ class AArch64(Arch):
     got_formulas = frozenset({F_GOT_PAGE, F_GOT_SLOT, F_GOT_PREL})
     #: every instruction is 4 bytes at a 4-byte aligned address
     min_code_align = 4
-    #: no jump encoding for the code splitter yet: code goes into holes whole
-    can_split_code = False
-    #: the header layouts whose entry is inside the ELF header are x86 code
-    header_code_layouts = ()
 
     def reloc_name(self, rtype: int) -> str:
         spec = RELOCS.get(rtype)
@@ -228,9 +224,13 @@ def got_slot(link, sym) -> int:
 #: the start stub added when the inputs define main but no _start
 #: (tinyelf.linker.stub).  The kernel leaves argc at [sp], argv at sp+8,
 #: envp after argv's NULL, sp 16-byte aligned; main's int result is the
-#: exit status (exit_group, 94).  Assembled by keystone; the bytes are kept
-#: in START_CODE (tests/test_arch_risc.py reassembles and compares).
+#: exit status (exit_group, 94).  Assembled by aarch64-linux-gnu-as; the object is kept
+#: in prebuilt.py (python -m tinyelf.arch.prebuilt aarch64).
 START_STUB = """
+    .section .text._start,"ax"
+    .globl _start
+    .p2align 2
+_start:
     ldr x0, [sp]
     add x1, sp, #8
     add x2, x1, x0, lsl #3
@@ -239,9 +239,6 @@ START_STUB = """
     mov x8, #94
     svc #0
 """
-START_CODE = bytes.fromhex("e00340f9e1230091220c008b4220009100000094c80b80d2010000d4")
-#: (offset, type) of the call to main in START_CODE
-START_RELOCS = ((16, 283),)
 
 #: tinyelf's builtins (resolve pass): AAPCS64, x0..x2 in, x0 out; leaf code
 BUILTIN_SOURCES = {
@@ -316,22 +313,25 @@ BUILTIN_SOURCES = {
     """,
 }
 BUILTIN_SOURCES["bcmp"] = BUILTIN_SOURCES["memcmp"]
-#: the sources' bytes (keystone and aarch64-linux-gnu-as agree; the test
-#: tests/test_arch_risc.py reassembles every source and compares)
-BUILTIN_CODE = {
-    "memcpy": "e30300aaa20000b42414403864140038420400d1fcffff17c0035fd6",
-    "memmove": "1f0001ebe9000054a20000b4420400d12468623804682238fcffff17c0035fd6"
-               "e30300aac2ffffb42414403864140038420400d1fcffff17",
-    "memset": "e30300aa820000b461140038420400d1fdffff17c0035fd6",
-    "memcmp": "020100b40314403824144038420400d16300046b60ffff54e003032ac0035fd6"
-              "00008052c0035fd6",
-    "strlen": "e10300aa22144038e2ffff35200000cb000400d1c0035fd6",
-}
-BUILTIN_CODE["bcmp"] = BUILTIN_CODE["memcmp"]
 AArch64.start_stub = START_STUB
-AArch64.start_code = START_CODE
-AArch64.start_relocs = START_RELOCS
-AArch64.builtin_sources = BUILTIN_SOURCES
-AArch64.builtin_hex = BUILTIN_CODE
+AArch64.builtins = BUILTIN_SOURCES
+
+#: the assembler the prebuilt table (prebuilt.py) is made with; keystone
+#: agrees on the builtins (tests/test_arch_risc.py)
+AS_COMMAND = ("aarch64-linux-gnu-as",)
+
+
+def _assemble(self, source, name):
+    from ..gas import assemble
+    return assemble(AS_COMMAND, source, name)
+
+
+def _assemble_object(self, source, name):
+    from ..gas import assemble_object
+    return assemble_object(AS_COMMAND, source, name)
+
+
+AArch64.assemble = _assemble
+AArch64.assemble_object = _assemble_object
 
 ARCH = AArch64()

@@ -141,8 +141,6 @@ class RiscV64(Arch):
     got_formulas = frozenset({F_GOT_PREL})
     #: compressed instructions are 2 bytes (every Linux riscv64 CPU has C)
     min_code_align = 2
-    can_split_code = False
-    header_code_layouts = ()
     #: Linux checks e_ident[EI_CLASS] on riscv (elf_check_arch: rv32 vs rv64)
     checked_ident = 5
 
@@ -260,6 +258,10 @@ class RiscV64(Arch):
 #: Assembled with ``riscv64-linux-gnu-as -march=rv64gc -mno-relax`` (keystone
 #: has no RISC-V); tests/test_arch_risc.py reassembles and compares.
 START_STUB = """
+    .section .text._start,"ax"
+    .globl _start
+    .p2align 2
+_start:
     ld a0, 0(sp)
     addi a1, sp, 8
     slli a2, a0, 3
@@ -269,9 +271,6 @@ START_STUB = """
     li a7, 94
     ecall
 """
-START_CODE = bytes.fromhex("02652c00131635002e96210697000000e78000009308e00573000000")
-#: (offset, type): the call to main (auipc+jalr, R_RISCV_CALL_PLT)
-START_RELOCS = ((12, 19),)
 
 #: builtins: a0..a2 in, a0 out; leaf code, local branches only
 BUILTIN_SOURCES = {
@@ -349,22 +348,24 @@ BUILTIN_SOURCES = {
     """,
 }
 BUILTIN_SOURCES["bcmp"] = BUILTIN_SOURCES["memcmp"]
-#: the sources' bytes (the assembler fills in the local branches)
-BUILTIN_CODE = {
-    "memcpy": "aa8609ca03c705002380e600850585067d16c5bf8280",
-    "memmove": "63fda5000dc67d163387c50003470700b307c5002380e700f5b7aa8609ca03c705002380e600850585067d16c5bf8280",
-    "memset": "aa8611c62380b60085067d16ddbf8280",
-    "memcmp": "09ce8346050003c70500050585057d16e388e6fe3385e640828001458280",
-    "strlen": "aa8503c6050085056dfe3385a5407d158280",
-}
-BUILTIN_CODE["bcmp"] = BUILTIN_CODE["memcmp"]
 #: how the bytes above were made (and are remade by the test)
 AS_COMMAND = ("riscv64-linux-gnu-as", "-march=rv64gc", "-mno-relax")
 
 RiscV64.start_stub = START_STUB
-RiscV64.start_code = START_CODE
-RiscV64.start_relocs = START_RELOCS
-RiscV64.builtin_sources = BUILTIN_SOURCES
-RiscV64.builtin_hex = BUILTIN_CODE
+RiscV64.builtins = BUILTIN_SOURCES
+
+
+def _assemble(self, source, name):
+    from ..gas import assemble
+    return assemble(AS_COMMAND, source, name)
+
+
+def _assemble_object(self, source, name):
+    from ..gas import assemble_object
+    return assemble_object(AS_COMMAND, source, name)
+
+
+RiscV64.assemble = _assemble
+RiscV64.assemble_object = _assemble_object
 
 ARCH = RiscV64()
