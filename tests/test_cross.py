@@ -94,4 +94,4 @@ def test_cross_variant(cv, cross_built, build_dir):
     assert ld_rc == cv.variant.expect_status, f"GNU ld's link exits {ld_rc}"
     for prefix in ((), tuple(nobody_prefix())):
         t_out, t_rc = cross.run(cv.arch, str(out), cv.variant, prefix=prefix)
-        assert (t_out, t_rc) == (ld_out, ld_rc)
+        assert (t_out, t_rc) == (ld_out, ld_rc), f"as {'nobody' if prefix else 'root'}"

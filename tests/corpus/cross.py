@@ -155,6 +155,9 @@ def link_with_ld(arch, objs, archives, out):
 def run(arch, exe, variant, timeout=30, prefix=()):
     r = subprocess.run([*prefix, ARCHES[arch][1], exe, *variant.argv], input=variant.stdin,
                        capture_output=True, env=dict(variant.env), timeout=timeout)
+    if r.returncode and r.stderr.startswith(ARCHES[arch][1].encode()):
+        # qemu itself failed (could not open or load the file): not the program's status
+        raise RuntimeError(f"{ARCHES[arch][1]} {exe}: {r.stderr.decode(errors='replace').strip()}")
     return r.stdout, r.returncode
 
 
