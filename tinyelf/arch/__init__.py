@@ -192,6 +192,11 @@ class Arch:
         """(low, high) of the values the field can hold, or None if any fits."""
         return None
 
+    def field_align(self, spec: RelocType) -> int:
+        """The multiple a field's value must be (instruction offsets scaled by
+        the instruction size); 1 for data fields."""
+        return 1
+
     def field_problem(self, spec: RelocType, value: int) -> str | None:
         """Why ``value`` cannot go into the field of ``spec`` (None if it can):
         out of range, or (instruction fields) not a multiple of the scale."""

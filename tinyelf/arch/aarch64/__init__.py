@@ -36,8 +36,8 @@ def _r(name, size, formula, field=None):
 
 RELOCS = {
     0: _r("NONE", 0, F_NONE), 256: _r("NONE", 0, F_NONE),
-    257: _r("ABS64", 8, F_ABS), 258: _r("ABS32", 4, F_ABS, "abs32"), 259: _r("ABS16", 2, F_ABS, "abs16"),
-    260: _r("PREL64", 8, F_PC), 261: _r("PREL32", 4, F_PC, "prel32"), 262: _r("PREL16", 2, F_PC, "prel16"),
+    257: _r("ABS64", 8, F_ABS), 258: _r("ABS32", 4, F_ABS), 259: _r("ABS16", 2, F_ABS),
+    260: _r("PREL64", 8, F_PC), 261: _r("PREL32", 4, F_PC), 262: _r("PREL16", 2, F_PC),
     263: _r("MOVW_UABS_G0", 4, F_ABS, "uabs_g0"), 264: _r("MOVW_UABS_G0_NC", 4, F_ABS, "g0_nc"),
     265: _r("MOVW_UABS_G1", 4, F_ABS, "uabs_g1"), 266: _r("MOVW_UABS_G1_NC", 4, F_ABS, "g1_nc"),
     267: _r("MOVW_UABS_G2", 4, F_ABS, "uabs_g2"), 268: _r("MOVW_UABS_G2_NC", 4, F_ABS, "g2_nc"),
@@ -79,8 +79,9 @@ _S64 = (-(1 << 63), (1 << 64) - 1)
 #: field -> (low, high, alignment) of the value before it is shifted in;
 #: the ranges are AAELF64's "Overflow check" column
 _CHECKS = {
-    "abs32": (-(1 << 31), (1 << 32) - 1, 1), "abs16": (-(1 << 15), (1 << 16) - 1, 1),
-    "prel32": (-(1 << 31), (1 << 32) - 1, 1), "prel16": (-(1 << 15), (1 << 16) - 1, 1),
+    # whole data fields (RelocType.field None), by type name
+    "R_AARCH64_ABS32": (-(1 << 31), (1 << 32) - 1, 1), "R_AARCH64_ABS16": (-(1 << 15), (1 << 16) - 1, 1),
+    "R_AARCH64_PREL32": (-(1 << 31), (1 << 32) - 1, 1), "R_AARCH64_PREL16": (-(1 << 15), (1 << 16) - 1, 1),
     "uabs_g0": (0, (1 << 16) - 1, 1), "uabs_g1": (0, (1 << 32) - 1, 1),
     "uabs_g2": (0, (1 << 48) - 1, 1),
     "sabs_g0": (-(1 << 16), (1 << 16) - 1, 1), "sabs_g1": (-(1 << 32), (1 << 32) - 1, 1),
@@ -101,7 +102,6 @@ _FIELDS = {
     "uabs_g2": (32, 5, 16), "g2_nc": (32, 5, 16), "g3": (48, 5, 16),
 }
 _SIGNED_MOVW = {"sabs_g0": 0, "sabs_g1": 16, "sabs_g2": 32}
-_WHOLE = {"abs32": 4, "abs16": 2, "prel32": 4, "prel16": 2}
 _MOVZ, _MOVN_MASK = 0x40000000, 0x60000000     # opc bits 29-30: 10 MOVZ, 00 MOVN
 
 
@@ -129,7 +129,21 @@ class AArch64(Arch):
             return spec.name
         return UNSUPPORTED_NAMES.get(rtype, f"unknown relocation type {rtype}")
 
+    def range_of(self, spec: RelocType):
+        """(low, high) of the values the field takes (alignment included), or None."""
+        chk = _CHECKS.get(spec.field or spec.name)
+        if chk is None:
+            return None
+        lo, hi, align = chk
+        return -(-lo // align) * align, hi // align * align
+
+    def field_align(self, spec: RelocType) -> int:
+        chk = _CHECKS.get(spec.field or spec.name)
+        return chk[2] if chk else 1
+
     def field_problem(self, spec: RelocType, value: int) -> str | None:
+        if spec.field is None:
+            return Arch.field_problem(self, spec, value)
         chk = _CHECKS.get(spec.field)
         if chk is None:
             return None
@@ -142,7 +156,7 @@ class AArch64(Arch):
 
     def write_field(self, buf, pos: int, spec: RelocType, value: int) -> None:
         fld = spec.field
-        if fld is None or fld in _WHOLE:
+        if fld is None:
             return Arch.write_field(self, buf, pos, spec, value)
         insn = int.from_bytes(buf[pos:pos + 4], "little")
         if fld in ("adr", "adrp", "adrp_nc"):

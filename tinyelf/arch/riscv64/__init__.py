@@ -52,7 +52,7 @@ RELOCS = {
     44: _r("RVC_BRANCH", 2, F_PC, "cb"), 45: _r("RVC_JUMP", 2, F_PC, "cj"),
     52: _r("SUB6", 1, F_ABS, "sub6"), 53: _r("SET6", 1, F_ABS, "set6"),
     54: _r("SET8", 1, F_ABS, "set"), 55: _r("SET16", 2, F_ABS, "set"), 56: _r("SET32", 4, F_ABS, "set"),
-    57: _r("32_PCREL", 4, F_PC, "pc32"),
+    57: _r("32_PCREL", 4, F_PC),
     60: _r("SET_ULEB128", 1, F_ABS, "uleb_set"), 61: _r("SUB_ULEB128", 1, F_ABS, "uleb_sub"),
 }
 UNSUPPORTED_NAMES = {
@@ -72,7 +72,7 @@ _CHECKS = {
     "call": (-(1 << 31) - 0x800, (1 << 31) - 0x801, 1),
     "b": (-(1 << 12), (1 << 12) - 2, 2), "j": (-(1 << 20), (1 << 20) - 2, 2),
     "cb": (-(1 << 8), (1 << 8) - 2, 2), "cj": (-(1 << 11), (1 << 11) - 2, 2),
-    "pc32": (-(1 << 31), (1 << 31) - 1, 1),
+    "R_RISCV_32_PCREL": (-(1 << 31), (1 << 31) - 1, 1),
 }
 
 
@@ -177,7 +177,21 @@ class RiscV64(Arch):
             return max(1, sec.align)
         return 2 if sec.obj.e_flags & EF_RISCV_RVC else 4
 
+    def range_of(self, spec):
+        """(low, high) of the values the field takes (alignment included), or None."""
+        chk = _CHECKS.get(spec.field or spec.name)
+        if chk is None:
+            return None
+        lo, hi, align = chk
+        return -(-lo // align) * align, hi // align * align
+
+    def field_align(self, spec) -> int:
+        chk = _CHECKS.get(spec.field or spec.name)
+        return chk[2] if chk else 1
+
     def field_problem(self, spec, value):
+        if spec.field is None:
+            return Arch.field_problem(self, spec, value)
         chk = _CHECKS.get(spec.field)
         if chk is None:
             return None
