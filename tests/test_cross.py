@@ -93,5 +93,6 @@ def test_cross_variant(cv, cross_built, build_dir):
     ld_out, ld_rc = ld_result
     assert ld_rc == cv.variant.expect_status, f"GNU ld's link exits {ld_rc}"
     for prefix in ((), tuple(nobody_prefix())):
-        t_out, t_rc = cross.run(cv.arch, str(out), cv.variant, prefix=prefix)
-        assert (t_out, t_rc) == (ld_out, ld_rc), f"as {'nobody' if prefix else 'root'}"
+        t_out, t_rc, t_err = cross.run_full(cv.arch, str(out), cv.variant, prefix=prefix)
+        assert (t_out, t_rc) == (ld_out, ld_rc), \
+            f"as {'nobody' if prefix else 'root'}; stderr: {t_err[:300]!r}"

@@ -153,12 +153,18 @@ def link_with_ld(arch, objs, archives, out):
 
 
 def run(arch, exe, variant, timeout=30, prefix=()):
+    """(stdout, status) of ``exe`` under qemu-user (``prefix``: e.g. setpriv to nobody)."""
+    return run_full(arch, exe, variant, timeout, prefix)[:2]
+
+
+def run_full(arch, exe, variant, timeout=30, prefix=()):
+    """(stdout, status, stderr)."""
     r = subprocess.run([*prefix, ARCHES[arch][1], exe, *variant.argv], input=variant.stdin,
                        capture_output=True, env=dict(variant.env), timeout=timeout)
     if r.returncode and r.stderr.startswith(ARCHES[arch][1].encode()):
         # qemu itself failed (could not open or load the file): not the program's status
         raise RuntimeError(f"{ARCHES[arch][1]} {exe}: {r.stderr.decode(errors='replace').strip()}")
-    return r.stdout, r.returncode
+    return r.stdout, r.returncode, r.stderr
 
 
 def main(argv):
