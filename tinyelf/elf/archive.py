@@ -102,18 +102,6 @@ class Archive:
                 return obj
         return None
 
-    def first_object(self):
-        """The first ELF member, read (not marked as pulled into the link), or
-        None: what tells the machine of a link whose only inputs are archives."""
-        for member in self.members:
-            data = self.member_data(member)
-            if bytes(data[:4]) == ELFMAG:
-                try:
-                    return self._load(member)
-                except InputError:      # a bad member is reported when it is pulled
-                    return None
-        return None
-
     def _load(self, member: Member) -> ObjectFile | None:
         data = self.member_data(member)
         if bytes(data[:4]) != ELFMAG:

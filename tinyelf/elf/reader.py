@@ -101,7 +101,7 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
     st = structs_for(data[4], data[5])
     if len(data) < st.ehdr.size:
         raise InputError(f"{name}: truncated ELF header ({len(data)} of {st.ehdr.size} bytes)")
-    (_ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize,
+    (_ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, e_flags, _ehsize,
      _phentsize, _phnum, e_shentsize, e_shnum, e_shstrndx) = st.ehdr.unpack_from(data)
     if e_type != ET_REL:
         raise InputError(f"{name}: is a {describe_elf_kind(data)}, not a relocatable object; "
@@ -113,6 +113,8 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
     shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx, st)
 
     obj = _convert(name, data, shdrs, from_archive, arch, st)
+    obj.machine = e_machine
+    obj.e_flags = e_flags
     # more than 65,279 sections: the counts live in section 0 (extended
     # numbering).  lief (0.15 and 1.0) reads no section at all from such an
     # object, so tinyelf's own validated reading is the only one there is
@@ -196,8 +198,7 @@ def _convert(name, data, shdrs_and_strndx, from_archive, arch, st) -> ObjectFile
     mv = memoryview(data)
     nsec = len(shdrs)
     strtab = bytes(mv[shdrs[shstrndx][4]:shdrs[shstrndx][4] + shdrs[shstrndx][5]])
-    obj = ObjectFile(name=name, sections=[None] * nsec, symbols=[], from_archive=from_archive,
-                     arch=arch)
+    obj = ObjectFile(name=name, sections=[None] * nsec, symbols=[], from_archive=from_archive)
 
     # --- sections carrying content
     for i, h in enumerate(shdrs):

@@ -69,14 +69,12 @@ def source_message(name: str) -> str:
 
 
 def read(link: Link, inputs) -> Link:
-    """Read every input into the link model.  The machine is the one
-    ``--arch`` names, else the first input object's (e_machine and class),
-    else x86_64; an object for another machine is an error naming both
-    files.  Assembly sources are assembled for that machine, after the
-    objects are read."""
+    """Read every input into the link model; ``link.arch`` becomes the
+    inputs' machine (``--arch`` must agree; x86-64 when no input says)."""
     from ..elf import reader as lief_reader
+    from .. import arch as archmod
     problems = []
-    sources = []        # (position, name, bytes) of assembly sources
+    asm_arch = link.arch or archmod.get("x86_64")   # tinyelf's own assembler: x86-64 syntax
     for item in inputs:
         if isinstance(item, ObjectFile):   # made by tinyelf itself (tinyelf.elf.synth)
             link.objects.append(item)
@@ -90,7 +88,8 @@ def read(link: Link, inputs) -> Link:
                     not data.startswith(b"\x7fELF"):
                 raise InputError(source_message(name))
             elif is_assembly(name, data):
-                sources.append((len(link.objects), name, data))
+                from .. import asm
+                link.objects.append(asm.read_asm_file(name, data, asm_arch))
             else:
                 link.objects.append(lief_reader.read_object(name, data,
                                                             cross_check=link.options.lief))
@@ -98,55 +97,50 @@ def read(link: Link, inputs) -> Link:
             problems.extend(exc.messages)
     if problems:
         raise InputError(*problems)
-    choose_arch(link)
-    check_machine(link, link.objects)
-    if sources:
-        from .. import asm
-        for pos, name, data in reversed(sources):
-            try:
-                link.objects.insert(pos, asm.read_asm_file(name, data, link.arch))
-            except InputError as exc:
-                problems[:0] = exc.messages
-    if problems:
-        raise InputError(*problems)
     if not link.objects and not link.archives:
         raise InputError("no input files")
+    choose_arch(link)
     return link
 
 
-def _first_with_arch(link: Link):
-    for obj in link.objects:
-        if obj.arch is not None:
-            return obj
-    for ar in link.archives:
-        first = ar.first_object()
-        if first is not None:
-            return first
-    return None
+def _first_member_machine(archive) -> int:
+    for member in archive.members:
+        data = archive.member_data(member)
+        if bytes(data[:4]) == b"\x7fELF" and len(data) >= 20 and data[16] == 1:   # ET_REL
+            return int.from_bytes(bytes(data[18:20]), "little")
+    return 0
 
 
 def choose_arch(link: Link) -> None:
-    """Set ``link.arch``: ``--arch``, else the first object's machine, else x86_64."""
+    """Set ``link.arch`` from the inputs' e_machine and ``link.e_flags`` from
+    their e_flags (the arch merges them); objects of two machines, or a
+    machine other than ``--arch``'s, are an InputError naming them."""
     from .. import arch as archmod
+    from ..elf.defs import EM_NAMES
+    first = {}
+    for obj in link.objects:
+        if obj.machine:
+            first.setdefault(obj.machine, obj.name)
+    if not first:
+        for ar in link.archives:
+            m = _first_member_machine(ar)
+            if m:
+                first.setdefault(m, ar.name)
+                break
     if link.arch is not None:
-        return
-    if link.options.arch:
-        link.arch = archmod.get(link.options.arch)
-        return
-    first = _first_with_arch(link)
-    link.arch = first.arch if first is not None else archmod.get("x86_64")
-    link.arch_from = first.name if first is not None else None
+        first.setdefault(link.arch.e_machine, "--arch " + link.arch.name)
+    if len(first) > 1:
+        raise InputError("inputs for different machines: " + ", ".join(
+            f"{name} is {EM_NAMES.get(m, 'machine %d' % m)}" for m, name in first.items())
+            + "; link objects of one machine (compile every input for the same --arch)")
+    if link.arch is None:
+        link.arch = archmod.for_machine(next(iter(first))) if first else archmod.get("x86_64")
+    link.e_flags = link.arch.merge_flags([o for o in link.objects if o.machine])
 
 
-def check_machine(link: Link, objects) -> None:
-    """One error line per object made for another machine than the link's."""
-    problems = []
-    for obj in objects:
-        if obj.arch is not None and obj.arch is not link.arch:
-            origin = getattr(link, "arch_from", None)
-            why = f"from {origin}" if origin else (
-                "from --arch" if link.options.arch else "the default")
-            problems.append(f"{obj.name}: is an object for {obj.arch.name}, but this link is for "
-                            f"{link.arch.name} ({why}); every input must be for one machine")
-    if problems:
-        raise InputError(*problems)
+def check_member(link: Link, obj: ObjectFile) -> None:
+    """An archive member pulled into the link must be of the link's machine."""
+    if obj.machine and obj.machine != link.arch.e_machine:
+        from ..elf.defs import EM_NAMES
+        raise InputError(f"{obj.name} is {EM_NAMES.get(obj.machine, 'machine %d' % obj.machine)}, "
+                         f"the other inputs are {link.arch.name}: link objects of one machine")
