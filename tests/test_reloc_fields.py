@@ -78,12 +78,13 @@ def _expected(lk, sec, spec: RelocType, target: str, addend: int) -> int:
 
 
 def _probe(arch_name: str, target: str):
-    """The same object linked with a plain 64-bit absolute field (every arch
-    has one), for the addresses S and P before the type under test is tried."""
+    """The same object linked with the arch's widest plain absolute field
+    (64-bit; i386: 32-bit), for the addresses S and P before the type under
+    test is tried."""
     a = archmod.get(arch_name)
-    abs64 = next(t for t, s in sorted(a.relocs.items())
-                 if s.formula == F_ABS and s.size == 8 and s.field is None)
-    return _link(arch_name, abs64, 0, target)
+    _size, widest = max((s.size, t) for t, s in a.relocs.items()
+                        if s.formula == F_ABS and s.field is None)
+    return _link(arch_name, widest, 0, target)
 
 
 def _field_bytes(lk, sec, size: int) -> bytes:
