@@ -26,7 +26,8 @@ What happens to each option:
   ``-Ttext-segment=ADDR`` / ``--image-base=ADDR`` (the load address),
   ``--gc-sections`` / ``--no-gc-sections``, ``-L DIR`` with ``-lNAME`` /
   ``-l:FILE`` found as a static archive there, ``@FILE`` response files,
-  ``-Wl,a,b,c`` and ``-Xlinker a`` (linker options also work bare);
+  ``-Wl,a,b,c`` and ``-Xlinker a`` (linker options also work bare); tinyelf's
+  own ``--no-lief`` and ``--every-byte`` (``-C link-arg=--every-byte``);
 - ignored because tinyelf already does what they ask or they cannot change
   a static syscall-only program: ``-m64``, ``-B...``, ``-fuse-ld=...``,
   ``-static``, ``-no-pie``, ``-nostartfiles``, ``-nodefaultlibs``,
@@ -267,6 +268,9 @@ def parse(argv) -> LdPlan:
             return
         if a == "--no-lief":       # tinyelf's own: -C link-arg=--no-lief
             opts.lief = False
+            return
+        if a == "--every-byte":    # tinyelf's own: -C link-arg=--every-byte
+            opts.every_byte = True
             return
         if a == "-o" or a == "--output":
             plan.output = value(a)
