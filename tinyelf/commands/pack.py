@@ -54,7 +54,10 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
 # --- squeeze (issue 4): layouts, holes, size passes, report, W^X -------------
 def add_squeeze_options(p: argparse.ArgumentParser) -> None:
     """Layout choice, size passes (each with an off switch), report, --wx."""
-    from ..linker.layouts import LAYOUTS, NAMES
+    from ..linker.layouts import every
+    layouts = every()
+    NAMES = tuple(layouts)
+    LAYOUTS = tuple(layouts.values())
     g = p.add_argument_group("size and layout")
     g.add_argument("--layout", default="auto", choices=("auto",) + NAMES, metavar="NAME",
                    help="header layout: auto (default: the smallest that this program meets "

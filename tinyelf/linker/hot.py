@@ -150,9 +150,8 @@ def referenced_inside(link: Link) -> set:
             if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in out:
                 continue
             spec = specs.get(rtype)
-            bias = -spec.size if spec is not None and spec.formula == F_PC else 0
             if t.value != 0 or (spec is not None and spec.formula in (F_ABS, F_PC)
-                                and addend != bias):
+                                and link.referred_offset(spec, t, addend) != 0):
                 out.add(tsec)
     return out
 

@@ -115,8 +115,8 @@ def merge_strings(link: Link) -> str:
                 if not named:
                     bad.add(t.section)
                 continue
-            bias = -spec.size if spec.formula == F_PC else 0
-            off = t.value + addend - bias
+            off = link.referred_offset(spec, t, addend)
+            bias = t.value + addend - off
             strs = cands[t.section]
             if named:
                 home = strs.find(t.value)
@@ -220,7 +220,6 @@ def _has_tails(sec, strs) -> bool:
 
 
 # ---------------------------------------------------------------- functions
-_CALL_JMP = (0xE8, 0xE9)
 
 
 def fold_functions(link: Link) -> str:
@@ -237,9 +236,8 @@ def fold_functions(link: Link) -> str:
         if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in taken:
             continue
         spec = specs.get(rtype)
-        direct = (spec is not None and spec.formula == F_PC and spec.size == 4 and
-                  addend == -4 and t.value == 0 and r_off >= 1 and not sec.is_nobits and
-                  sec.data[r_off - 1] in _CALL_JMP)
+        direct = (spec is not None and t.value == 0 and not sec.is_nobits and
+                  link.arch.is_direct_branch(sec.data, r_off, spec, addend))
         if not direct:
             taken.add(tsec)
     cands = [s for s in link.kept if s.flags & SHF_EXECINSTR and not s.is_nobits
