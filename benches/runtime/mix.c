@@ -1,10 +1,18 @@
 /* mix.c -- the four C programs in one (the ~14 KB program of issue 16):
  * lists, matrices, the state machine with its CRCs, sorting. */
 #define MIX
+#ifndef LISTS_ROUNDS
 #define LISTS_ROUNDS 500
+#endif
+#ifndef MATRIX_ROUNDS
 #define MATRIX_ROUNDS 150
+#endif
+#ifndef FSM_ROUNDS
 #define FSM_ROUNDS 220
+#endif
+#ifndef SORT_ROUNDS
 #define SORT_ROUNDS 40
+#endif
 #define merge_sort list_merge_sort
 #include "lists.c"
 #undef merge_sort
