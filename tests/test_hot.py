@@ -162,6 +162,9 @@ def test_undecodable_code_counts_as_a_loop():
 
         def decode_insns(self, data):
             return None
+
+        def capstone_insns(self, data):
+            return None
     assert hotmod.loops(Sec(), NoDecoder()) is None
 
 

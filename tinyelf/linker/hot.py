@@ -17,10 +17,10 @@ a ``jmp`` in its path.  The rule (docs/runtime.md has the measurements):
   is never split across header holes.
 
 A loop is a backward relative branch inside the section: an instruction
-whose relative target (``Arch.decode_insns``; instructions with a relocation
-field are left out) lies at or before its own start.  A section the arch's
-decoder cannot read counts as holding a loop (its alignment is kept: the
-safe side).  Function folding and string merging put no instruction in any
+whose relative target (``Arch.decode_insns``, capstone where its tables give
+up; instructions with a relocation field are left out) lies at or before its
+own start.  A section neither can read counts as holding a loop (its
+alignment is kept: the safe side).  Function folding and string merging put no instruction in any
 path (a call goes to an identical copy; data moves), so the rule does not
 touch them.
 """
@@ -53,13 +53,16 @@ class HotCode:
 
 def loops(sec, arch) -> list | None:
     """``[(head, source)]`` of the backward relative branches inside code
-    section ``sec``; None when the arch's decoder cannot read it."""
+    section ``sec``; None when neither the arch's decoder nor capstone
+    (``Arch.capstone_insns``, as the code splitter) can read it."""
     if sec.is_nobits or not sec.size:
         return []
     data = bytes(sec.data)
     insns = arch.decode_insns(data)
-    if insns is None:
-        return None
+    if insns is None:           # capstone reads what the opcode tables do not
+        insns = arch.capstone_insns(data)
+        if insns is None:
+            return None
     specs = arch.relocs
     fields = sorted((r_off, r_off + (specs[rt].size if rt in specs else 8))
                     for r_off, rt, _s, _a in sec.relocs)
