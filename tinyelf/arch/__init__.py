@@ -64,6 +64,9 @@ class Arch:
     builtins: dict = {}
     #: assembly source of a ``_start`` that calls ``main`` (tinyelf.linker.stub); "" = none
     start_stub: str = ""
+    #: the syntax of assembly sources (tinyelf.asm.syntax.AsmSyntax); None: the
+    #: arch takes no assembly inputs (x86-64 makes its own on first use)
+    asm_syntax = None
 
     def assemble(self, source: str, name: str) -> bytes:
         """Machine code for one builtin's source (keystone; arches without it override)."""
@@ -105,6 +108,11 @@ class Arch:
         """The arch's own header layouts (LayoutSpec instances) beside the
         generic ones: those whose header bytes execute as this machine's code."""
         return ()
+
+    def trace_hints(self):
+        """What ``inspect`` needs to follow code from the entry (path ends,
+        branch targets, exit syscalls: see arch/x86_64/trace.py), or None."""
+        return None
 
     # ---- code: what the layout, the code splitter and function folding ask
     #: mnemonics after which execution never falls through

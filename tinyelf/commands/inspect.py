@@ -38,12 +38,18 @@ def register(sub):
     p.add_argument("--json", action="store_true", help="print the analysis as JSON")
     p.add_argument("--html", metavar="OUT.html", default=None,
                    help="write a self-contained page: hex dump and disassembly coloured by origin")
+    p.add_argument("--lief", action="store_true",
+                   help="also read the file with lief: does it parse, do its entry and segments "
+                   "agree, and (for executables tinyelf did not make) interpreter and libraries")
     return p
 
 
 def run(args) -> int:
     from ..tools.inspect import inspect_file, render_text, to_json
     rep = inspect_file(args.file, symbol_sources(args))
+    if args.lief:
+        from ..elf.lief_check import second_opinion
+        rep["lief"] = second_opinion(rep["_bytes"], rep)
     if args.html:
         from ..tools.inspect_html import render_html
         from ..tools.output import check_not_input, write_atomic
@@ -54,4 +60,6 @@ def run(args) -> int:
         print(json.dumps(to_json(rep), indent=1))
     elif not args.html:
         sys.stdout.write(render_text(rep, use_color(args)))
+        if args.lief:
+            sys.stdout.write("\n\nlief's reading\n" + "\n".join(rep["lief"]) + "\n")
     return 0

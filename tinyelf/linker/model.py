@@ -160,7 +160,7 @@ class Group:
 
 @dataclass(eq=False)
 class ObjectFile:
-    """A relocatable object, converted from lief (or synthesised).
+    """A relocatable object, read by tinyelf.elf.reader (or synthesised).
 
     ``sections`` is indexed like the file's section header table; entries for
     sections that carry no loadable content (symbol and string tables,
@@ -196,9 +196,10 @@ class LinkOptions:
     #: like ``undefined``, and the link fails when nothing defines them
     #: (GNU ld's --require-defined)
     require_defined: tuple = ()
-    #: parse every object with lief too and cross-check it against tinyelf's
-    #: own struct-validated reading (off: no lief import or parse, ~0.03-0.05 s faster)
-    lief: bool = True
+    #: ``--verify``: parse every object with lief too and cross-check it against
+    #: tinyelf's own struct-validated reading (tinyelf.elf.lief_check).  Off by
+    #: default: lief's import alone costs 0.5-1.2 s from lief 0.16 on
+    lief: bool = False
     # --- squeeze (issue 4): layouts, header holes, size passes, W^X ---------
     #: layout name (see tinyelf.linker.layouts.NAMES) or "auto": the smallest that fits
     layout: str = "auto"

@@ -168,6 +168,10 @@ def merge_strings(link: Link) -> str:
             placed[s] = len(out)
             out += s
             prev = s
+        if _footprint(len(out), align) >= sum(_footprint(sec.size, align) for sec in secs):
+            # each string keeps the group's alignment, so padding can eat
+            # what deduplication saved: then the sections stay as they are
+            continue
         new = Section(obj=synth, index=len(synth.sections), name=f".rodata.merged.{len(merged_of)}",
                       type=SHT_PROGBITS, flags=flags, size=len(out), align=align,
                       entsize=1, data=bytes(out))
@@ -211,6 +215,11 @@ def merge_strings(link: Link) -> str:
     for sec in merged_of:
         link.dropped[sec] = "merged into " + merged_of[sec].name
     return f"{len(merged_of)} string sections, {before} -> {after} bytes"
+
+
+def _footprint(size: int, align: int) -> int:
+    """What a section of ``size`` bytes costs among others of its alignment."""
+    return -(-size // align) * align
 
 
 def _has_tails(sec, strs) -> bool:
