@@ -753,7 +753,8 @@ def _splits(ctx: _Context, spec, phnum: int) -> list:
         # the holes hold a few dozen bytes: splitting pays off for any code
         # section, so decode (capstone) only a couple of moderate ones
         # never code that runs in a loop (hot.py): the jmp would run every time
-        no_split = link.hot.no_split if link.hot is not None else ()
+        hot = ctx.link.hot
+        no_split = hot.no_split if hot is not None else ()
         code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT
                        and i.sec not in no_split), key=lambda i: -i.size)
         for it in code:
