@@ -60,10 +60,10 @@ def test_32bit_object(tmp_path):
 
 def test_other_machine(tmp_path, sample_obj):
     data = bytearray(sample_obj("hello.c").read_bytes())
-    data[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
-    f = tmp_path / "arm.o"
+    data[18:20] = (21).to_bytes(2, "little")  # EM_PPC64: no tinyelf arch
+    f = tmp_path / "ppc.o"
     f.write_bytes(bytes(data))
-    assert len(expect_error(tmp_path, f, contains="AArch64")) == 1
+    assert len(expect_error(tmp_path, f, contains="PowerPC64")) == 1
 
 
 def test_big_endian(tmp_path, sample_obj):

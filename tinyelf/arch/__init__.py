@@ -37,9 +37,9 @@ RelocType = namedtuple("RelocType", "name size formula check field", defaults=(N
 _MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 #: arch name -> module name; modules are imported only when asked for
-_MODULES = {"x86_64": "x86_64"}
+_MODULES = {"x86_64": "x86_64", "aarch64": "aarch64", "riscv64": "riscv64"}
 #: e_machine -> arch name
-_BY_MACHINE = {62: "x86_64"}
+_BY_MACHINE = {62: "x86_64", 183: "aarch64", 243: "riscv64"}
 _LOADED: dict = {}
 
 
@@ -57,6 +57,34 @@ class Arch:
     tls_types: frozenset = frozenset()
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
+
+    #: formulas that need a GOT slot for their symbol (scan allocates one)
+    got_formulas: frozenset = frozenset({F_GOTPCREL, F_GOT})
+    #: formulas that need the GOT to exist (its address)
+    got_base_formulas: frozenset = frozenset({F_GOTPCREL, F_GOT, F_GOTOFF, F_GOTPC})
+    #: the smallest alignment a code section may be given (the layout drops
+    #: code alignment padding down to this): 1 on x86, the instruction size on RISC
+    min_code_align: int = 1
+    #: e_ident bytes from 0 that the kernel reads on this machine (the magic;
+    #: riscv also checks EI_CLASS): header holes start after them
+    checked_ident: int = 4
+
+    def code_align(self, sec) -> int:
+        """The alignment a code section keeps when padding is squeezed out."""
+        return max(1, self.min_code_align)
+
+    def try_relax(self, data, offset: int, rtype: int, addend: int):
+        """The rewrite for a GOT load that may address its symbol directly, or None."""
+        return None
+
+    def scan_section(self, link, sec) -> None:
+        """Called by the scan pass for every kept section before its
+        relocations are looked at: an arch may rewrite instruction pairs
+        (AArch64's ADRP+LDR GOT loads) here.  Default: nothing."""
+
+    def merge_flags(self, objects) -> int:
+        """The output's e_flags from the inputs' (InputError on a mismatch)."""
+        return 0
 
     # ---- assembly the link adds: builtins and the start stub (tinyelf/arch/prebuilt.py)
     #: name -> assembly source of one function (memcpy & co.), linked for
@@ -166,6 +194,11 @@ class Arch:
     def range_of(self, spec: RelocType):
         """(low, high) of the values the field can hold, or None if any fits."""
         return None
+
+    def field_align(self, spec: RelocType) -> int:
+        """The multiple a field's value must be (instruction offsets scaled by
+        the instruction size); 1 for data fields."""
+        return 1
 
     def field_problem(self, spec: RelocType, value: int) -> str | None:
         """Why ``value`` cannot go into the field of ``spec`` (None if it can):

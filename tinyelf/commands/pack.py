@@ -19,6 +19,9 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the executable to write")
     p.add_argument("-e", "--entry", default="_start", metavar="SYM",
                    help="entry symbol (default: _start)")
+    p.add_argument("--arch", default=None, choices=("x86_64", "aarch64", "riscv64"),
+                   help="the machine (default: the inputs'; tinyelf build: x86_64); "
+                   "build compiles with that machine's cross compiler")
     p.add_argument("--base", type=parse_address, default=None, metavar="ADDR",
                    help="load address (default: 0x400000)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
@@ -118,6 +121,7 @@ def options_from(args):
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
     return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections,
+                       arch=getattr(args, "arch", None),
                        lief=getattr(args, "lief", False),
                        undefined=tuple(getattr(args, "undefined", ())),
                        require_defined=tuple(getattr(args, "require_defined", ())), **squeeze)

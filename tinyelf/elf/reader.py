@@ -89,7 +89,7 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
         raise InputError(f"{name}: truncated ELF file ({len(data)} bytes)")
     if data[4] == ELFCLASS32:
         raise InputError(f"{name}: is a {describe_elf_kind(data)} (ELFCLASS32); "
-                         "tinyelf links 64-bit x86-64 relocatable objects")
+                         f"tinyelf links 64-bit relocatable objects ({', '.join(archmod.names())})")
     if data[4] != ELFCLASS64:
         if len(data) >= 20 and int.from_bytes(data[16:18], "little") in ET_NAMES and \
                 int.from_bytes(data[16:18], "little") != ET_REL:
@@ -99,10 +99,10 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
                              "executable), not a relocatable object; pass the .o files")
         raise InputError(f"{name}: unknown ELF class {data[4]}: corrupt file")
     if data[5] != ELFDATA2LSB:
-        raise InputError(f"{name}: big-endian ELF file; tinyelf links little-endian x86-64 objects")
+        raise InputError(f"{name}: big-endian ELF file; tinyelf links little-endian objects")
     if len(data) < EHDR64.size:
         raise InputError(f"{name}: truncated ELF header ({len(data)} of 64 bytes)")
-    (_ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize,
+    (_ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, e_flags, _ehsize,
      _phentsize, _phnum, e_shentsize, e_shnum, e_shstrndx) = EHDR64.unpack_from(data)
     if e_type != ET_REL:
         raise InputError(f"{name}: is a {describe_elf_kind(data)}, not a relocatable object; "
@@ -115,6 +115,8 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
     shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx)
 
     obj = _convert(name, data, shdrs, from_archive)
+    obj.machine = e_machine
+    obj.e_flags = e_flags
     # more than 65,279 sections: the counts live in section 0 (extended
     # numbering).  lief (0.15 and 1.0) reads no section at all from such an
     # object, so tinyelf's own validated reading is the only one there is

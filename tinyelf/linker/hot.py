@@ -179,9 +179,13 @@ def align_summary(link: Link, hot: HotCode) -> str:
     for s in hot.data_in_code:
         if s.align > 1:
             kept.setdefault(s, "data inside is referenced")
+    arch = link.arch
+
+    def packed_align(s):         # what the layout leaves (the machine's minimum)
+        return min(max(1, s.align), arch.code_align(s))
     before = padding(code, lambda s: max(1, s.align))
-    after = padding(code, lambda s: max(1, s.align) if s in kept else 1)
-    packed = sum(1 for s in code if s.align > 1 and s not in kept)
+    after = padding(code, lambda s: max(1, s.align) if s in kept else packed_align(s))
+    packed = sum(1 for s in code if s.align > packed_align(s) and s not in kept)
     if not packed and not kept:
         return ""
     out = f"{packed} code sections packed, about {before - after} bytes of padding saved"

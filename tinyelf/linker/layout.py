@@ -124,7 +124,10 @@ class _Context:
             code = bool(sec.flags & SHF_EXECINSTR)
             align = max(1, sec.align)
             if code and opts.squeeze_align and sec not in data_in_code and sec not in aligned:
-                align = 1           # padding between functions only costs bytes (hot.py)
+                # padding between functions only costs bytes (down to what
+                # the machine needs: its instruction alignment), unless the
+                # code is hot (hot.py)
+                align = min(align, self.arch.code_align(sec))
             writable = bool(sec.flags & SHF_WRITE) or sec.is_nobits
             if sec.is_nobits:
                 self.bss.append(_Item(sec, sec.size, align, True, False, True, 0))
@@ -334,12 +337,23 @@ class _Tail:
     bss_pos: dict               # id(bss item) -> its position, in file-offset terms
 
 
+def _holes(spec, phnum: int, arch) -> list:
+    """The layout's holes less the e_ident bytes this machine's kernel checks
+    (``Arch.checked_ident``: riscv reads EI_CLASS)."""
+    out = []
+    for h in spec.holes(phnum):
+        cut = max(0, arch.checked_ident - h.offset) if h.offset < 16 else 0
+        if h.size > cut:
+            out.append(Hole(h.offset + cut, h.size - cut, h.field))
+    return out
+
+
 def _draft(ctx: _Context, spec, phnum: int, base: int, split, tail_first) -> _Draft:
     """A fresh draft: the layout's holes all free, every non-empty item that
     may go into a hole (no writable one with --wx, not the split section) a
     candidate for one."""
     use_holes = ctx.link.options.holes
-    holes = [Hole(h.offset, h.size, h.field) for h in (spec.holes(phnum) if use_holes else [])]
+    holes = _holes(spec, phnum, ctx.arch) if use_holes else []
     wx = phnum == 2
     cands = [i for i in ctx.by_size if i.size > 0 and not (wx and i.writable) and i is not split]
     return _Draft(ctx=ctx, spec=spec, phnum=phnum, base=base, use_holes=use_holes,
@@ -817,6 +831,8 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
                  content_start=plan.content_start, considered=considered, warnings=warnings)
     lay.spec = plan.spec
     lay.ehdr = plan.spec.ehdr_fields(lay, link.arch)
+    if plan.spec.phoff >= 0x34:     # e_flags is not shared with a program header
+        lay.ehdr["e_flags"] = link.e_flags
     link.layout = lay
     _define_linker_symbols(link, plan)
 

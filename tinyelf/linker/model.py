@@ -179,6 +179,9 @@ class ObjectFile:
     #: DWARF sections (.debug_*), by section index: never linked into the
     #: output, kept with their relocations for the debug sidecar
     debug: dict = field(default_factory=dict)
+    #: the ELF header's e_machine and e_flags (0: made by tinyelf, any machine)
+    machine: int = 0
+    e_flags: int = 0
 
     def __repr__(self) -> str:
         return f"<ObjectFile {self.name}>"
@@ -189,7 +192,8 @@ class LinkOptions:
     entry: str = "_start"
     base: int | None = None        # None: the architecture's default
     gc_sections: bool = True
-    arch: str = "x86_64"
+    #: None: the machine of the inputs (x86_64 when no input says)
+    arch: str | None = None
     #: names to start from as if something referred to them (GNU ld's -u):
     #: archive members defining them are pulled in and their sections kept
     undefined: tuple = ()
@@ -285,6 +289,8 @@ class Link:
     """The whole link, handed from pass to pass."""
     options: LinkOptions
     arch: object = None
+    #: the output's e_flags (Arch.merge_flags of the inputs': riscv's RVC and float ABI)
+    e_flags: int = 0
     objects: list[ObjectFile] = field(default_factory=list)
     archives: list = field(default_factory=list)          # lazily loaded members
     # resolve

@@ -4,8 +4,29 @@
  * calls main(argc, argv, envp) and exits with its return value.
  * Compiled with each variant's flags, so it varies with -fPIC, -mcmodel etc.
  */
+#if defined(__aarch64__) || defined(__riscv)
+#include "sys.h"
+#endif
+
 int main(int argc, char **argv, char **envp);
 
+#if defined(__aarch64__)
+__asm__(
+    ".text\n"
+    ".globl _start\n"
+    ".type _start, %function\n"
+    "_start:\n"
+    "    mov x0, sp\n"
+    "    bl __corpus_start\n");
+#elif defined(__riscv)
+__asm__(
+    ".text\n"
+    ".globl _start\n"
+    ".type _start, @function\n"
+    "_start:\n"
+    "    mv a0, sp\n"
+    "    call __corpus_start\n");
+#else
 __asm__(
     ".text\n"
     ".globl _start\n"
@@ -16,12 +37,17 @@ __asm__(
     "    and $-16, %rsp\n"
     "    call __corpus_start\n"
     "    hlt\n");
+#endif
 
 __attribute__((used, noreturn)) void __corpus_start(long *sp)
 {
     int argc = (int)sp[0];
     char **argv = (char **)(sp + 1);
     long status = main(argc, argv, argv + argc + 1);
+#if defined(__aarch64__) || defined(__riscv)
+    sys_exit((int)status);
+#else
     __asm__ volatile ("syscall" : : "a"(60L), "D"(status) : "rcx", "r11", "memory");
     __builtin_unreachable();
+#endif
 }
