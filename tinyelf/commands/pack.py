@@ -86,12 +86,16 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
                    help="keep identical functions apart")
     g.add_argument("--no-squeeze-align", dest="squeeze_align", action="store_false",
                    help="keep code sections' alignment padding")
+    g.add_argument("--every-byte", action="store_true",
+                   help="every byte regardless of run time: drop the alignment of loops and "
+                   "split code that runs in loops too (by default a program compiled for "
+                   "speed keeps its loops aligned and unsplit; see docs/runtime.md)")
     g.add_argument("--no-trim-zeros", dest="trim_zeros", action="store_false",
                    help="keep trailing zero bytes in the file instead of turning them into bss")
 
 
 SQUEEZE_FIELDS = ("layout", "wx", "holes", "split_code", "merge_strings", "fold_functions",
-                  "squeeze_align", "trim_zeros")
+                  "squeeze_align", "every_byte", "trim_zeros")
 
 
 def register(sub):

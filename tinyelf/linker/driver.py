@@ -58,7 +58,7 @@ def link(inputs, *, entry: str = "_start", base: int | None = None,
          gc_sections: bool = True, arch: str | None = None, **squeeze) -> bytes:
     """Link ``inputs`` (paths, or ``(name, bytes)`` pairs) into an executable
     and return its bytes.  ``squeeze``: the LinkOptions size fields (layout,
-    wx, holes, split_code, merge_strings, fold_functions, squeeze_align,
+    wx, holes, split_code, merge_strings, fold_functions, squeeze_align, every_byte,
     trim_zeros).  Raises :class:`tinyelf.errors.TinyElfError`."""
     from dataclasses import fields
 

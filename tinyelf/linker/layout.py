@@ -28,6 +28,7 @@ from bisect import insort
 from dataclasses import dataclass, field
 
 from . import holes as holesmod
+from .hot import referenced_inside
 from . import layouts as layoutsmod
 from ..arch import F_ABS, F_GOTOFF, F_GOTPCREL, F_PC
 from ..elf.defs import PF_W, SHF_EXECINSTR, SHF_WRITE
@@ -113,13 +114,19 @@ class _Context:
         self.items = []
         self.bss = []
         specs = link.arch.relocs
-        data_in_code = _referenced_inside(link) if opts.squeeze_align else set()
+        hot = link.hot
+        if not opts.squeeze_align:
+            data_in_code = set()
+        else:
+            data_in_code = hot.data_in_code if hot is not None else referenced_inside(link)
+        aligned = hot.aligned if hot is not None else {}
         for sec in link.kept:
             code = bool(sec.flags & SHF_EXECINSTR)
             align = max(1, sec.align)
-            if code and opts.squeeze_align and sec not in data_in_code:
+            if code and opts.squeeze_align and sec not in data_in_code and sec not in aligned:
                 # padding between functions only costs bytes (down to what
-                # the machine needs: its instruction alignment)
+                # the machine needs: its instruction alignment), unless the
+                # code is hot (hot.py)
                 align = min(align, self.arch.code_align(sec))
             writable = bool(sec.flags & SHF_WRITE) or sec.is_nobits
             if sec.is_nobits:
@@ -188,27 +195,6 @@ def _tail_key(i, wx: bool):
     if wx:
         return (1 if i.writable else 0, 1 if i.zero else 0, 0 if i.code else 1, trailing)
     return (1 if i.zero else 0, 1 if i.writable else 0, 0 if i.code else 1, trailing)
-
-
-def _referenced_inside(link: Link) -> set:
-    """Code sections that something refers to at an offset other than their
-    start (a named symbol inside, or section + offset): they may hold data
-    that an aligned load reads, so they keep their alignment."""
-    specs = link.arch.relocs
-    out = set()
-    for sec in link.kept:
-        for _r_off, rtype, symidx, addend in sec.relocs:
-            if not symidx:
-                continue
-            t = link.target(sec.obj, symidx)
-            tsec = t.section
-            if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in out:
-                continue
-            spec = specs.get(rtype)
-            if t.value != 0 or (spec is not None and spec.formula in (F_ABS, F_PC)
-                                and link.referred_offset(spec, t, addend) != 0):
-                out.add(tsec)
-    return out
 
 
 def _in_image(link: Link, sym) -> bool:
@@ -783,8 +769,11 @@ def _splits(ctx: _Context, spec, phnum: int) -> list:
     if opts.holes and opts.split_code and spec.holes(phnum):
         # the holes hold a few dozen bytes: splitting pays off for any code
         # section, so decode (capstone) only a couple of moderate ones
-        code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT),
-                      key=lambda i: -i.size)
+        # never code that runs in a loop (hot.py): the jmp would run every time
+        hot = ctx.link.hot
+        no_split = hot.no_split if hot is not None else ()
+        code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT
+                       and i.sec not in no_split), key=lambda i: -i.size)
         for it in code:
             if ctx.code_info(it.sec) is not None:
                 splits.append(it)

@@ -217,8 +217,11 @@ class LinkOptions:
     merge_strings: bool = True
     #: identical code folding
     fold_functions: bool = True
-    #: drop code alignment padding
+    #: drop code alignment padding (not where hot code keeps it: linker/hot.py)
     squeeze_align: bool = True
+    #: every byte regardless of run time: the size passes spare no hot code
+    #: (no alignment kept for loops, code split even where it runs in loops)
+    every_byte: bool = False
     #: trailing zero bytes become bss (p_filesz shortened)
     trim_zeros: bool = True
 
@@ -302,6 +305,8 @@ class Link:
     got: Section | None = None
     # squeeze: {size pass: what it saved}, for the report
     squeezed: dict = field(default_factory=dict)
+    #: squeeze: the code the size passes spare (tinyelf.linker.hot.HotCode)
+    hot: object = None
     # layout
     layout: Layout | None = None
     # relocate
