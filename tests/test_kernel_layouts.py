@@ -3,7 +3,8 @@
 qemu-user is no judge of header layouts (its loader refuses files whose
 EI_CLASS, EI_DATA, EI_VERSION or e_ehsize are not the standard values, which
 the kernel never reads), so each machine's samples are built with every layout
-its arch registers, with and without ``--wx``, and run in one boot of a Debian
+its arch registers, with and without ``--wx`` (i386 on the x86-64 guest, whose
+Debian kernel has IA32 emulation), and run in one boot of a Debian
 kernel under qemu-system (tests/vm/harness.py), as root and as nobody.  The
 layouts come from the registry (``layouts.for_arch``); opt-in layouts
 (``auto = False``: dyn68 needs 4 GiB of committable memory, more than the
@@ -30,6 +31,8 @@ MACHINES = {
     "x86_64": ("x86_64", [("samples/hello.c", [], b"Hello, world!\n", 0),
                           ("samples/exit.rs", [], b"", 42),
                           ("samples/main.c", ["x", "yz"], b"2\n", 3)]),
+    "i386": ("x86_64", [("samples/i386/hello.c", [], b"Hello, world!\n", 0),
+                        ("samples/i386/exit42.c", [], b"", 42)]),
     "aarch64": ("aarch64", [("samples/aarch64/hello.c", [], b"Hello, world!\n", 0),
                             ("samples/aarch64/exit.c", [], b"", 42),
                             ("samples/aarch64/main.c", ["x", "yz"], None, 43)]),
@@ -41,9 +44,7 @@ MACHINES = {
 
 def _build(machine, src, layout, wx, out):
     cmd = [sys.executable, "-m", "tinyelf", "build", str(ROOT / src), "-o", str(out),
-           "--layout", layout]
-    if machine != "x86_64":
-        cmd += ["--arch", machine]
+           "--layout", layout, "--arch", machine]
     if wx:
         cmd.append("--wx")
     return subprocess.run(cmd, capture_output=True, text=True)
