@@ -94,6 +94,13 @@ class Arch:
         size = spec.size if spec else 0
         return int.from_bytes(bytes(data[off:off + size]), self.byteorder, signed=True) if size else 0
 
+    def decompressor(self, codec: str, wx: bool):
+        """The decompressor stub for ``codec`` ('lz', 'cm'): ``(code, relocs)``
+        (relocs = [(offset, type, symbol name, addend)] naming the symbols of
+        tinyelf.compress), the decoder followed by the exit (``wx``: make the
+        program's code R+X first); None when this machine has none."""
+        return None
+
     def arch_value(self, link, sec, r_off: int, spec: RelocType, S: int, A: int, P: int, sym) -> int:
         """The value of a relocation whose formula is the arch's own (>= F_ARCH)."""
         raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")

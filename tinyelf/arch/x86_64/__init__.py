@@ -114,6 +114,18 @@ class X86_64(Arch):
             return "jmp"
         return None
 
+    def decompressor(self, codec: str, wx: bool):
+        """unlz.asm / uncm.asm followed by exit.asm or exit_wx.asm (stored bytes, stubs/built.py)."""
+        from .stubs import stored
+        from .stubs.built import STUBS
+        name = {"lz": "unlz", "cm": "uncm"}.get(codec)
+        if name not in STUBS:
+            return None
+        code, relocs = stored(name)
+        tail, tail_relocs = stored("exit_wx" if wx else "exit")
+        relocs += [(off + len(code), t, sym, a) for off, t, sym, a in tail_relocs]
+        return code + tail, relocs
+
     @staticmethod
     def rewrite_relaxed(buf: bytearray, pos: int, kind: str, S: int, A: int, P: int):
         """Rewrite the instruction whose GOT displacement starts at ``buf[pos]``
