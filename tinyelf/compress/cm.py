@@ -26,7 +26,8 @@ SLOT_BITS = 21
 TABLE_BYTES = 2 << SLOT_BITS          # one model's table: 4 MiB
 MAX_MODELS = 8
 #: models tried by the compressor, best first in a greedy search
-CANDIDATES = (0x80, 0xC0, 0xE0, 0xF0, 0xFC, 0x00, 0x40, 0xA0, 0x60, 0xF8, 0xFF, 0x20, 0xD0, 0xB0)
+CANDIDATES = (0x80, 0xC0, 0xE0, 0x40, 0xA0, 0xF0, 0x20, 0x90, 0x50, 0x84, 0x00, 0x60, 0xFC,
+              0xF8, 0xFF, 0xD0, 0xB0, 0x88, 0xC8, 0xE8, 0x48, 0x30, 0x10, 0x08, 0xA8)
 
 
 def table_bytes(n: int) -> int:
@@ -121,7 +122,7 @@ def bit_costs(data: bytes, models=None) -> list:
 
 #: (input size up to, candidate models, weights tried when adding, tuning rounds)
 SEARCH = ((4096, CANDIDATES, (0, 2, 4), 3),
-          (16384, CANDIDATES[:10], (1, 3, 5), 2),
+          (16384, CANDIDATES[:12], (1, 3, 5), 2),
           (1 << 62, CANDIDATES[:6], (2, 4), 1))
 
 
@@ -189,9 +190,10 @@ def encode(data: bytes, models) -> bytes:
             out.append(x2 >> 24)
             x1 = x1 << 8 & 0xFFFFFFFF
             x2 = (x2 << 8 & 0xFFFFFFFF) | 0xFF
-    out += x1.to_bytes(4, "big")
-    while out and out[-1] == 0:       # the decoder reads zeros past the end
-        out.pop()
+    # the decoder reads 4 more bytes: any value in [x1, x2] ends it right; the
+    # one with most trailing zero bytes (they may become bss at the file's end)
+    top = -(-x1 >> 24) << 24 if x1 & 0xFFFFFF else x1
+    out += (top if top <= x2 else x1).to_bytes(4, "big")
     return bytes(out)
 
 

@@ -94,8 +94,8 @@ normalize:                      ; while x1 and x2 share their top byte
     shl r10d, 8
     mov r10b, 0xff
     shl r11d, 8
-    mov r11b, byte [rsi]
-    inc esi
+    lodsb
+    mov r11b, al
     jmp normalize
 update:
     mov ebx, r14d
