@@ -217,4 +217,9 @@ def print_report(args, lk, inputs, notes=()) -> None:
         rep = link_report(lk, inputs=inputs)
         if notes:
             rep["notes"] = list(notes)
-        print(render(rep, as_json=args.json))
+        lines = []
+        if lk.compression:
+            from ..compress.report import compression_report, render_lines
+            rep["compression"] = compression_report(lk)
+            lines = render_lines(rep["compression"])
+        print("\n".join([render(rep, as_json=args.json)] + ([] if args.json else lines)))

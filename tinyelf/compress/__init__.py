@@ -156,5 +156,5 @@ def pack(inner, image: dict, codec: str, options, run_passes):
     outer.inner = inner
     outer.compression = {"codec": codec, "stub": len(code), "payload": len(payload),
                          "program": len(data), "start": image["start"],
-                         "table": mod.table_bytes(len(data))}
+                         "table": mod.table_bytes(len(data)), "_payload": payload, "_data": data}
     return outer

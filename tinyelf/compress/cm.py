@@ -106,9 +106,15 @@ def _cost(models, counts, bits) -> float:
     return _cost_sums(*_sums(models, counts, len(bits)), _offsets(bits))
 
 
-def bit_costs(data: bytes, models=None) -> list:
-    """Bits each byte of ``data`` costs under the model (for the report)."""
-    models = models or choose_models(data)
+def models_of(payload: bytes) -> list:
+    """The (mask, weight) pairs at the start of a payload."""
+    return [(payload[1 + 2 * i], payload[2 + 2 * i]) for i in range(payload[0])]
+
+
+def byte_costs(data: bytes, payload: bytes | None = None) -> list:
+    """Bits each byte of ``data`` costs under the model (for the report); the
+    models are the payload's, or searched when no payload is given."""
+    models = models_of(payload) if payload else choose_models(data)
     counts = {m: _counts(data, m) for m, _ in models}
     bits = _bits(data)
     out, acc = [], 0.0
@@ -122,19 +128,25 @@ def bit_costs(data: bytes, models=None) -> list:
 
 #: (input size up to, candidate models, weights tried when adding, tuning rounds)
 SEARCH = ((4096, CANDIDATES, (0, 2, 4), 3),
-          (16384, CANDIDATES[:12], (1, 3, 5), 2),
-          (1 << 62, CANDIDATES[:6], (2, 4), 1))
+          (1 << 62, CANDIDATES[:12], (2,), 2))
+#: the search judges a model set by the cost of at most this many bits (every k-th)
+SAMPLE = 24000
 
 
 def choose_models(data: bytes):
     """Greedy: add the (mask, weight) that saves most, while it saves 2 bytes
     or more; then tune each weight in turn.  Smaller search on large inputs."""
     bits = _offsets(_bits(data))
+    stride = -(-len(bits) // SAMPLE)
+    bits = bits[::stride]
     n = len(bits)
     for limit, cands, weights, rounds in SEARCH:
         if len(data) <= limit:
             break
-    counts = {m: _counts(data, m) for m in cands}
+    counts = {}
+    for m in cands:
+        n0s, n1s = _counts(data, m)
+        counts[m] = (n0s[::stride], n1s[::stride])
     models, s0, s1 = [], [0] * n, [0] * n
     best = _cost_sums(s0, s1, bits)
     while len(models) < MAX_MODELS:
@@ -204,7 +216,7 @@ def compress(data: bytes) -> bytes:
 def decompress(stream: bytes, size: int) -> bytes:
     """The reference decoder (what the x86-64 stub does); ``size`` bytes out."""
     m = stream[0]
-    models = [(stream[1 + 2 * i], stream[2 + 2 * i]) for i in range(m)]
+    models = models_of(stream)
     src = stream[1 + 2 * m:] + bytes(4)
     pos = 4
     x = int.from_bytes(src[:4], "big")

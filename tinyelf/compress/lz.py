@@ -127,6 +127,29 @@ def _lengths(lo: int, hi: int):
 
 
 def compress(data: bytes) -> bytes:
+    return encode(data, parse(data))
+
+
+def byte_costs(data: bytes, payload: bytes | None = None) -> list:
+    """Bits each byte of ``data`` costs: a literal its 8 bits and its share of
+    the run's length and flag, a match's bytes an equal share of its flag,
+    offset and length."""
+    costs = []
+    prev = None
+    for kind, L, off in parse(data):
+        flag = 0 if prev is None else 1
+        if kind == "lit":
+            share = (flag + gamma_bits(L)) / L
+            costs += [8 + share] * L
+        elif kind == "rep":
+            costs += [(1 + gamma_bits(L)) / L] * L
+        else:
+            costs += [(1 + gamma_bits((off >> 8) + 1) + 8 + gamma_bits(L - 1)) / L] * L
+        prev = kind
+    return costs
+
+
+def parse(data: bytes) -> list:
     """Optimal-ish parse by dynamic programming (the state after each position:
     'after literals' or 'after a match', with the last offset of the best path
     into it) and encode."""
@@ -194,6 +217,10 @@ def compress(data: bytes) -> bytes:
         i -= L
         k = pk
     tokens.reverse()
+    return tokens
+
+
+def encode(data: bytes, tokens) -> bytes:
     w = _Writer()
     pos = 0
     prev_kind = None

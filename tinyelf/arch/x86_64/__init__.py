@@ -126,6 +126,17 @@ class X86_64(Arch):
         relocs += [(off + len(code), t, sym, a) for off, t, sym, a in tail_relocs]
         return code + tail, relocs
 
+    def split_jump_target(self, read, addr: int):
+        """``jmp rel8`` (eb) or ``jmp rel32`` (e9) at ``addr``: its target."""
+        op = read(addr, 1)
+        if op == b"\xeb":
+            rel = read(addr + 1, 1)
+            return None if rel is None else addr + 2 + int.from_bytes(rel, "little", signed=True)
+        if op == b"\xe9":
+            rel = read(addr + 1, 4)
+            return None if rel is None else addr + 5 + int.from_bytes(rel, "little", signed=True)
+        return None
+
     @staticmethod
     def rewrite_relaxed(buf: bytearray, pos: int, kind: str, S: int, A: int, P: int):
         """Rewrite the instruction whose GOT displacement starts at ``buf[pos]``
