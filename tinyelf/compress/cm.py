@@ -102,6 +102,13 @@ def _cost_sums(s0, s1, bits) -> float:
     return sum([log[(((2 * b + 1) << 15) // (a + b + 1)) + o] for a, b, o in zip(s0, s1, bits)])
 
 
+def _cost_with(s0, s1, n0s, n1s, w, bits) -> float:
+    """_cost_sums of (s0 + n0s << w, s1 + n1s << w), without building the sums."""
+    log = _LOG
+    return sum([log[(((2 * (b + (d << w)) + 1) << 15) // (a + (c << w) + b + (d << w) + 1)) + o]
+                for a, b, c, d, o in zip(s0, s1, n0s, n1s, bits)])
+
+
 def _cost(models, counts, bits) -> float:
     return _cost_sums(*_sums(models, counts, len(bits)), _offsets(bits))
 
@@ -126,9 +133,10 @@ def byte_costs(data: bytes, payload: bytes | None = None) -> list:
     return out
 
 
-#: (input size up to, candidate models, weights tried when adding, tuning rounds)
-SEARCH = ((4096, CANDIDATES, (0, 2, 4), 3),
-          (1 << 62, CANDIDATES[:12], (2,), 2))
+#: (input size up to, candidate models, weights tried when adding one, weight
+#: tuning rounds, candidates kept after each greedy round, weights tried in tuning)
+SEARCH = ((3072, CANDIDATES, (0, 2, 4), 3, 16, range(8)),
+          (1 << 62, CANDIDATES[:12], (2,), 2, 8, (-2, -1, 1, 2)))
 #: the search judges a model set by the cost of at most this many bits (every k-th)
 SAMPLE = 24000
 
@@ -140,7 +148,7 @@ def choose_models(data: bytes):
     stride = -(-len(bits) // SAMPLE)
     bits = bits[::stride]
     n = len(bits)
-    for limit, cands, weights, rounds in SEARCH:
+    for limit, cands, weights, rounds, keep, tune in SEARCH:
         if len(data) <= limit:
             break
     counts = {}
@@ -151,34 +159,40 @@ def choose_models(data: bytes):
     best = _cost_sums(s0, s1, bits)
     while len(models) < MAX_MODELS:
         step = None
+        ranked = []
         for m in cands:
             if any(m == x for x, _ in models):
                 continue
             n0s, n1s = counts[m]
+            mine = None
             for w in weights:
-                t0 = [x + (a << w) for x, a in zip(s0, n0s)]
-                t1 = [x + (b << w) for x, b in zip(s1, n1s)]
-                c = _cost_sums(t0, t1, bits)
+                c = _cost_with(s0, s1, n0s, n1s, w, bits)
+                mine = c if mine is None else min(mine, c)
                 if step is None or c < step[0]:
-                    step = (c, (m, w), t0, t1)
+                    step = (c, (m, w))
+            ranked.append((mine, m))
         if step is None or step[0] > best - 16:
             break
-        best, model, s0, s1 = step
-        models.append(model)
+        best, (m, w) = step
+        n0s, n1s = counts[m]
+        s0 = [x + (a << w) for x, a in zip(s0, n0s)]
+        s1 = [x + (b << w) for x, b in zip(s1, n1s)]
+        models.append((m, w))
+        cands = [m for _c, m in sorted(ranked)[:keep]]   # the promising ones only
     for _ in range(rounds):
         changed = False
         for i, (m, w0) in enumerate(models):
             n0s, n1s = counts[m]
             b0 = [x - (a << w0) for x, a in zip(s0, n0s)]
             b1 = [x - (b << w0) for x, b in zip(s1, n1s)]
-            for w in range(0, 8):
-                if w == models[i][1]:
+            for w in (tune if isinstance(tune, range) else [w0 + d for d in tune]):
+                if not 0 <= w <= 7 or w == models[i][1]:
                     continue
-                t0 = [x + (a << w) for x, a in zip(b0, n0s)]
-                t1 = [x + (b << w) for x, b in zip(b1, n1s)]
-                c = _cost_sums(t0, t1, bits)
+                c = _cost_with(b0, b1, n0s, n1s, w, bits)
                 if c < best - 1:
-                    best, s0, s1, changed = c, t0, t1, True
+                    best, changed = c, True
+                    s0 = [x + (a << w) for x, a in zip(b0, n0s)]
+                    s1 = [x + (b << w) for x, b in zip(b1, n1s)]
                     models[i] = (m, w)
         if not changed:
             break
