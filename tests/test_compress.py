@@ -108,10 +108,22 @@ RUST = {n for n in RUNS if n.endswith(".rs")}
 
 
 def _plain_and(build_dir, sample_obj, name, tag, *flags):
-    obj = sample_obj(name)
+    """Link a sample with the command line's ``flags`` (in this process: the
+    codecs' outputs are remembered, so auto and --wx reuse them)."""
+    import argparse
+
+    from tinyelf.commands.pack import add_link_options, options_from
+    from tinyelf.linker.driver import run
+    objs = [SAMPLES / name] if name.endswith(".asm") else [sample_obj(name)]  # pack assembles .asm
+    if name.endswith(".rs"):
+        from tinyelf.tools import toolchain
+        objs += toolchain.rust_core_rlibs()
     out = build_dir / f"{name.replace('.', '_')}.{tag}"
-    proc = run_tinyelf("pack", obj, "-o", out, *flags)
-    assert proc.returncode == 0, proc.stderr
+    p = argparse.ArgumentParser()
+    add_link_options(p)
+    lk = run([str(o) for o in objs], options_from(p.parse_args(["-o", str(out), *flags])))
+    out.write_bytes(lk.output)
+    out.chmod(0o755)
     return out
 
 
@@ -167,8 +179,8 @@ def test_process_state_is_the_kernels(build_dir, codec, tmp_path):
         exe = build_dir / f"startstate.{tag}"
         proc = run_tinyelf("build", src, "-o", exe, *flags)
         assert proc.returncode == 0, proc.stderr
-        r = subprocess.run([str(exe), "one", "two words"], env={"A": "1", "LONGER": "x" * 40},
-                           capture_output=True)
+        r = subprocess.run(["prog", "one", "two words"], executable=str(exe),
+                           env={"A": "1", "LONGER": "x" * 40}, capture_output=True)
         assert r.returncode == 0
         lines = r.stdout.decode().splitlines()
         rnd = [l for l in lines if l.startswith("rnd")]

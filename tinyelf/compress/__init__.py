@@ -14,6 +14,7 @@ treat the stub as code like any other.  Format details: docs/compress.md.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from ..errors import LinkError, UsageError
 
@@ -104,6 +105,13 @@ def link_compressed(inputs, options, run_passes):
     return best
 
 
+@lru_cache(maxsize=8)
+def _compressed(codec: str, data: bytes) -> bytes:
+    """The codec's output (kept: ``auto``, ``build``'s two compilations and the
+    tests compress the same program more than once in one process)."""
+    return codec_module(codec).compress(data)
+
+
 def pack(inner, image: dict, codec: str, options, run_passes):
     """The outer link for one codec: stub + payload + the reserved memory."""
     from ..elf.defs import STB_GLOBAL, STT_FUNC, STT_NOTYPE, STT_OBJECT
@@ -126,7 +134,7 @@ def pack(inner, image: dict, codec: str, options, run_passes):
     if limit and len(data) > limit:
         raise LinkError(f"--compress={codec}: the program's {len(data)} bytes exceed the "
                         f"codec's limit of {limit}")
-    payload = mod.compress(data)
+    payload = _compressed(codec, data)
     code, relocs = arch.decompressor(codec, options.wx)
     text_lo, text_hi = image["text"]
     absolutes = {"__dest": image["start"], "__entry": image["entry"],
