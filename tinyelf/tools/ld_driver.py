@@ -268,6 +268,16 @@ def parse(argv) -> LdPlan:
         if a == "--no-lief":       # tinyelf's own: -C link-arg=--no-lief
             opts.lief = False
             return
+        if a == "--compress" or a.startswith("--compress="):   # -C link-arg=--compress=cm
+            from ..compress import CHOICES
+            codec = a.split("=", 1)[1] if "=" in a else "auto"
+            if codec not in CHOICES:
+                raise UsageError(f"{a}: unknown codec (choose from {', '.join(CHOICES)})")
+            opts.compress = codec
+            return
+        if a == "--wx":            # tinyelf's own: -C link-arg=--wx
+            opts.wx = True
+            return
         if a == "-o" or a == "--output":
             plan.output = value(a)
             return
@@ -415,7 +425,7 @@ def link(plan: LdPlan):
     write_atomic(plan.output, lk.output)
     if plan.map_file or plan.print_map:
         from .linkmap import format_map
-        text = format_map(lk, plan.output)
+        text = format_map(lk.inner or lk, plan.output)   # compressed: the program inside
         if plan.map_file:
             write_atomic(plan.map_file, text.encode("utf-8"), mode=0o644)
         if plan.print_map:
