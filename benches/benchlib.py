@@ -77,7 +77,7 @@ def linkers() -> dict[str, list[str] | None]:
     lld = rust_lld()
     return {
         "tinyelf": [sys.executable, "-m", "tinyelf", "pack"],
-        "tinyelf --no-lief": [sys.executable, "-m", "tinyelf", "pack", "--no-lief"],
+        "tinyelf --verify": [sys.executable, "-m", "tinyelf", "pack", "--verify"],
         "ld": ["ld", *LD_FLAGS] if shutil.which("ld") else None,
         "gold": ["ld.gold", *GOLD_FLAGS] if shutil.which("ld.gold") else None,
         "rust-lld": [lld, "-flavor", "gnu", *LD_FLAGS] if lld else None,
@@ -103,7 +103,7 @@ def tinyelf_has_layout_option() -> bool:
 # --------------------------------------------------------------------------- timing
 
 INPUT_ORDER = ("hello", "core", "gen1x", "gen2x", "gen4x", "gen8x")
-LINKER_ORDER = ("tinyelf", "tinyelf --no-lief", "ld", "gold", "rust-lld")
+LINKER_ORDER = ("tinyelf", "tinyelf --verify", "ld", "gold", "rust-lld")
 #: (input, linker) -> {"median": wall s, "cpu": CPU s, "maxrss": KiB, "rounds": n}
 RESULTS: dict[tuple[str, str], dict] = {}
 

@@ -81,7 +81,7 @@ def summary_lines() -> list[str]:
              "gen1x": "(c) generated 1x", "gen2x": "(c) generated 2x",
              "gen4x": "(c) generated 4x", "gen8x": "(c) generated 8x"}
     lines = ["| input | " + " | ".join(f"{l} wall / CPU s (peak MiB)" for l in LINKER_ORDER)
-             + " | tinyelf/ld wall | tinyelf/ld CPU | tinyelf --no-lief/ld wall |",
+             + " | tinyelf/ld wall | tinyelf/ld CPU | tinyelf --verify/ld wall |",
              "| --- |" + " ---: |" * (len(LINKER_ORDER) + 3)]
     for inp in INPUT_ORDER:
         row = [names[inp]]
@@ -92,7 +92,7 @@ def summary_lines() -> list[str]:
         t, l = RESULTS.get((inp, "tinyelf")), RESULTS.get((inp, "ld"))
         row.append(f"{t['median'] / l['median']:.0f}x" if t and l else "-")
         row.append(f"{t['cpu'] / max(l['cpu'], 1e-3):.0f}x" if t and l else "-")
-        n = RESULTS.get((inp, "tinyelf --no-lief"))
+        n = RESULTS.get((inp, "tinyelf --verify"))
         row.append(f"{n['median'] / l['median']:.0f}x" if n and l else "-")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")

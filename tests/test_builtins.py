@@ -10,7 +10,9 @@ import sys
 import pytest
 
 import tinyelf
-from tinyelf.linker import builtins, driver
+from tinyelf import arch as archmod
+from tinyelf.arch import prebuilt
+from tinyelf.linker import driver
 from tinyelf.tools import toolchain
 from tinyelf.linker.model import LinkOptions
 
@@ -21,16 +23,22 @@ BUF = 512
 HARNESS = ROOT / "tests" / "data" / "memharness.c"
 
 
-def test_table_matches_keystone():
-    """The cached bytes are exactly what keystone makes of the sources."""
-    for func in builtins.NAMES:
-        key = builtins.source_key(func)
-        assert key in builtins._ASSEMBLED, f"{func}: run python -m tinyelf.linker.builtins"
-        assert bytes.fromhex(builtins._ASSEMBLED[key]) == builtins.assemble(func)
+X86 = archmod.get("x86_64")
+NAMES = tuple(X86.builtins)
+
+
+@pytest.mark.parametrize("name", archmod.names())
+def test_prebuilt_table_matches_the_sources(name):
+    """Every arch's prebuilt builtins and start stub are exactly what its
+    assembler makes of the current sources (regenerate with
+    ``python -m tinyelf.arch.prebuilt NAME > tinyelf/arch/NAME/prebuilt.py``)."""
+    arch = archmod.get(name)
+    assert arch._prebuilt() == prebuilt.table(arch), \
+        f"run python -m tinyelf.arch.prebuilt {name} > tinyelf/arch/{name}/prebuilt.py"
 
 
 def test_sizes_are_small():
-    sizes = {f: len(builtins.code(f)) for f in builtins.NAMES}
+    sizes = {f: len(X86.builtin_code(f)) for f in NAMES}
     assert all(0 < s <= 32 for s in sizes.values()), sizes
 
 
@@ -39,7 +47,7 @@ def harness(build_dir):
     obj = toolchain.compile_c(HARNESS, build_dir / "memharness.o", extra=("-O1", "-fno-builtin"))
     lk = driver.run([obj], LinkOptions())
     pulled = sorted(o.name for o in lk.objects if o.name.startswith("<tinyelf builtin"))
-    assert pulled == sorted(f"<tinyelf builtin {f}>" for f in builtins.NAMES)
+    assert pulled == sorted(f"<tinyelf builtin {f}>" for f in NAMES)
     exe = build_dir / "memharness"
     exe.write_bytes(lk.output)
     exe.chmod(0o755)

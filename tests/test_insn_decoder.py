@@ -21,14 +21,13 @@ from conftest import SAMPLES, requires_rustc, run_exe
 from tinyelf import arch as archmod
 from tinyelf.arch.x86_64.insn import decode
 from tinyelf.elf.defs import SHF_EXECINSTR
-from tinyelf.linker.holes import TERMINATORS, capstone_insns
 
 X86 = archmod.get("x86_64")
 MASK = (1 << 64) - 1
 
 
 def _norm(insns):
-    return [(s, e, m if m in TERMINATORS else "", [t & MASK for t in ts]) for s, e, m, ts in insns]
+    return [(s, e, m if m in X86.terminators else "", [t & MASK for t in ts]) for s, e, m, ts in insns]
 
 
 def _agree(ours, theirs) -> bool:
@@ -57,7 +56,7 @@ def _check_sections(paths):
         if ours is None:
             continue
         accepted += 1
-        theirs = capstone_insns(data, X86)
+        theirs = X86.capstone_insns(data)
         assert theirs is not None and _agree(ours, theirs), where
     return accepted, total
 
@@ -112,7 +111,7 @@ def test_agrees_with_capstone_on_random_instructions():
     rng = random.Random(20261126)
     heads = [b"", b"\x66", b"\xf3", b"\xf2", b"\x48", b"\x41", b"\x66\x48", b"\xc5", b"\xc4",
              b"\x0f", b"\x0f\x38", b"\x0f\x3a", b"\x62", b"\x2e", b"\x3e", b"\xff", b"\xf7"]
-    _cs, md = __import__("tinyelf.linker.holes", fromlist=["_disassembler"])._disassembler(X86)
+    _cs, md = archmod.capstone_for(X86)
     checked = 0
     for _ in range(30000):
         data = rng.choice(heads) + rng.randbytes(rng.randint(1, 14))
@@ -124,7 +123,7 @@ def test_agrees_with_capstone_on_random_instructions():
         ours = decode(one)
         if ours is None:
             continue
-        theirs = capstone_insns(one, X86)
+        theirs = X86.capstone_insns(one)
         assert theirs is not None and _agree(ours, theirs), one.hex()
         whole = decode(data)
         if whole is not None:

@@ -7,6 +7,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -266,3 +267,20 @@ def test_squeezed_layouts_decode(sample_obj, build_dir, layout):
         assert any(o.startswith("program header 0") for r in shared for o in r["owners"])
         assert any(o.startswith("code") for r in shared for o in r["owners"])
         assert [i["mnemonic"] for i in rep["disassembly"]].count("syscall") == 2
+
+
+def test_inspect_lief_second_opinion(sample_obj, build_dir):
+    """--lief: lief reads tinyelf's strict output the way tinyelf's decode does,
+    and names a foreign executable's interpreter and libraries."""
+    import json
+    out = build_dir / "inspect_lief_strict"
+    assert run_tinyelf("pack", sample_obj("hello.c"), "--layout", "strict", "-o", out).returncode == 0
+    r = run_tinyelf("inspect", "--lief", "--json", out)
+    assert r.returncode == 0, r.stderr
+    lines = json.loads(r.stdout)["lief"]
+    assert lines[0].startswith("lief ") and "EXEC for X86_64" in lines[0]
+    assert "agrees with tinyelf's decode" in lines[1]
+    r = run_tinyelf("inspect", "--lief", os.path.realpath(sys.executable))
+    assert r.returncode == 0, r.stderr
+    tail = r.stdout.split("lief's reading\n", 1)[1]
+    assert "agrees with tinyelf's decode" in tail and "interpreter /" in tail

@@ -86,7 +86,7 @@ def test_strict_is_clean_for_readelf_and_lief(sample_obj, build_dir, source, ext
     assert "warning" not in proc.stdout.lower() and "error" not in proc.stdout.lower()
     assert "EXEC (Executable file)" in proc.stdout
     assert "Advanced Micro Devices X86-64" in proc.stdout
-    from tinyelf.elf.reader import parse_executable
+    from tinyelf.elf.lief_check import parse_executable
     data = exe.read_bytes()
     info = parse_executable(data)
     assert info["type"] == "EXEC" and info["machine"] == "X86_64"
@@ -234,7 +234,7 @@ def test_splitter_refuses_crossing_branches():
     from tinyelf.linker.holes import CodeInfo, plan_chunks
     # 4 two-byte instructions; the one at 6 branches back to 2
     info = CodeInfo(size=8, bounds=[0, 2, 4, 6, 8], ends={2: "nop", 4: "nop", 6: "nop", 8: "ret"},
-                    intra=[(6, 2)])
+                    intra=[(6, 2)], terminators=frozenset({"ret"}), jump=2)
     end, pieces = plan_chunks(info, [[100, 4], [200, 10]])
     assert end == 8
     for a, b, _h, _jmp in pieces:
@@ -271,12 +271,11 @@ def test_entry_prefix_rule():
     prefixes in front of the first instruction.  Only instructions that mean
     the same after them may start there."""
     from tinyelf import arch
-    from tinyelf.linker.holes import prefix_safe
     x86 = arch.get("x86_64")
-    assert prefix_safe(b"\x6a\x3c\x58", b"ELF", x86)           # push $60
-    assert prefix_safe(b"\x48\x8d\x35\0\0\0\0", b"ELF", x86)   # lea (its own REX.W wins)
-    assert not prefix_safe(b"\x89\xc1", b"ELF", x86)           # mov %eax,%ecx -> %r8d...
-    assert not prefix_safe(b"\x8b\x07", b"ELF", x86)           # mov (%rdi),%eax -> r8/r15
+    assert x86.prefix_safe(b"\x6a\x3c\x58", b"ELF")           # push $60
+    assert x86.prefix_safe(b"\x48\x8d\x35\0\0\0\0", b"ELF")   # lea (its own REX.W wins)
+    assert not x86.prefix_safe(b"\x89\xc1", b"ELF")           # mov %eax,%ecx -> %r8d...
+    assert not x86.prefix_safe(b"\x8b\x07", b"ELF")           # mov (%rdi),%eax -> r8/r15
 
 
 MODRM_FIRST = """
@@ -310,10 +309,12 @@ def test_overlap80_jumps_to_an_entry_that_the_prefixes_would_change(build_dir, t
 
 
 def test_wants_pic_is_exposed():
+    from tinyelf import arch
     from tinyelf.linker import layouts
-    assert layouts.wants_pic() is True
-    assert [l.name for l in layouts.LAYOUTS] == ["strict", "overlap112", "overlap104",
-                                                 "overlap80", "dyn68"]
+    x86 = arch.get("x86_64")
+    assert layouts.wants_pic(x86) is True
+    assert [l.name for l in layouts.for_arch(x86)] == ["strict", "overlap112", "overlap104",
+                                                       "overlap80", "dyn68"]
     assert not layouts.get("overlap80").abs32_ok and layouts.get("strict").spec_valid
     assert layouts.get("dyn68").pic_only and not layouts.get("overlap80").pic_only
 

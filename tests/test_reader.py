@@ -1,4 +1,6 @@
-"""tinyelf's own reader and lief agree; --no-lief links the same bytes without lief."""
+"""tinyelf's own reader and lief agree (lief reads every object of the
+samples and of libcore into the same model); links never import lief unless
+asked (--verify), and give the same bytes either way."""
 from __future__ import annotations
 
 import glob
@@ -11,68 +13,132 @@ import pytest
 from asmutil import requires_as
 from conftest import requires_rustc, run_exe, run_tinyelf
 
-
-def _model(obj):
-    secs = [(s.index, s.name, s.type, s.flags, s.size, s.align, bytes(s.data), s.relocs)
-            for s in obj.sections if s is not None]
-    syms = [(y.name, y.bind, y.type, y.shndx, y.value, y.size) for y in obj.symbols]
-    return secs, syms, [(g.signature, g.members) for g in obj.groups], obj.ignored
+STT_SECTION = 3
 
 
-@pytest.mark.parametrize("source", ["hello.c", pytest.param("hello.rs", marks=requires_rustc)])
-def test_both_readers_give_the_same_model(sample_obj, source):
+def _ours(obj):
+    """tinyelf's model in lief_model's shape (kept sections only)."""
+    secs = {s.index: (s.name, s.type, s.flags, s.size, s.align, bytes(s.data))
+            for s in obj.sections if s is not None}
+    relocs = {s.index: [tuple(r) for r in s.relocs] for s in obj.sections
+              if s is not None and s.relocs}
+    syms = [(y.name if y.type != STT_SECTION else "", y.bind, y.type, y.shndx, y.value, y.size)
+            for y in obj.symbols]
+    return secs, relocs, syms
+
+
+def _lief_view(name, data, kept):
+    from tinyelf.elf.lief_check import lief_model
+    m = lief_model(name, data)
+    secs = {i: m["sections"][i] for i in kept}
+    relocs = {i: m["relocs"][i] for i in kept if m["relocs"].get(i)}
+    syms = [(n if t != STT_SECTION else "", b, t, x, v, z) for n, b, t, x, v, z in m["symbols"]]
+    return secs, relocs, syms
+
+
+def _assert_same(name, data, obj):
+    secs, relocs, syms = _ours(obj)
+    l_secs, l_relocs, l_syms = _lief_view(name, data, secs)
+    assert secs == l_secs
+    assert relocs == l_relocs
+    assert syms == l_syms
+
+
+@pytest.mark.parametrize("source", ["hello.c", "wc.c",
+                                    pytest.param("hello.rs", marks=requires_rustc),
+                                    pytest.param("prodfactors.rs", marks=requires_rustc)])
+def test_lief_reads_the_same_model(sample_obj, source):
     from tinyelf.elf.reader import read_object
     data = sample_obj(source).read_bytes()
-    assert _model(read_object("x.o", data)) == _model(read_object("x.o", data, cross_check=False))
+    obj = read_object("x.o", data)
+    _assert_same("x.o", data, obj)
+    # --verify's cross-check passes, and changes nothing in the model
+    assert _ours(read_object("x.o", data, cross_check=True)) == _ours(obj)
 
 
 @requires_rustc
-def test_both_readers_agree_on_libcore():
+def test_lief_reads_libcore_the_same():
     from tinyelf.elf import archive
     sysroot = subprocess.run(["rustc", "--print", "sysroot"], stdout=subprocess.PIPE,
                              text=True, check=True).stdout.strip()
     rlib = glob.glob(os.path.join(sysroot, "lib/rustlib/x86_64-unknown-linux-gnu/lib/libcore-*.rlib"))[0]
     data = open(rlib, "rb").read()
     a = archive.read_archive(rlib, data, cross_check=True)
-    b = archive.read_archive(rlib, data, cross_check=False)
-    for m in range(len(a.members)):
-        oa, ob = a._load(a.members[m]), b._load(b.members[m])
-        if oa is None:
-            assert ob is None
+    checked = 0
+    for m in a.members:
+        obj = a._load(m)
+        if obj is None:
             continue
-        assert _model(oa) == _model(ob)
+        _assert_same(obj.name, bytes(a.member_data(m)), obj)
+        checked += 1
+    assert checked
 
 
-def test_no_lief_links_identical_bytes_without_importing_lief(sample_obj, build_dir):
+def test_cross_check_names_the_field_that_differs(sample_obj, monkeypatch):
+    from tinyelf.elf import lief_check
+    from tinyelf.elf.reader import read_object
+    from tinyelf.errors import InputError
+    data = sample_obj("hello.c").read_bytes()
+    real = lief_check._lief_view
+
+    def tampered(binary):
+        secs, syms = real(binary)
+        syms[-1] = syms[-1][:2] + (syms[-1][2] + 1,) + syms[-1][3:]
+        return secs, syms
+    monkeypatch.setattr(lief_check, "_lief_view", tampered)
+    with pytest.raises(InputError) as info:
+        read_object("x.o", data, cross_check=True)
+    msg = str(info.value)
+    assert msg.startswith("x.o: symbol ") and "reads differently in lief" in msg and "size" in msg
+
+
+def test_default_link_never_imports_lief(sample_obj, build_dir):
+    """pack, the library and tinyelf-ld: no lief (its import is 0.5-1.2 s from
+    0.16 on); --verify imports it and links the same bytes; --no-lief is the
+    default, kept for old command lines."""
     obj = sample_obj("hello.c")
-    a, b = build_dir / "with_lief", build_dir / "without_lief"
-    assert run_tinyelf("pack", obj, "-o", a).returncode == 0
-    assert run_tinyelf("pack", obj, "--no-lief", "-o", b).returncode == 0
-    assert a.read_bytes() == b.read_bytes()
-    assert run_exe(b, as_nobody=True) == (b"Hello, world!\n", 0)
-    # lief is really not imported on that path
-    code = ("import sys, tinyelf; tinyelf.link([%r], lief=False); "
-            "print('lief' in sys.modules)" % str(obj))
+    outs = {flag: build_dir / f"verify{flag}" for flag in ("", "--verify", "--no-lief")}
+    code = ("import sys; from tinyelf import cli; "
+            "s = cli.main(sys.argv[1:]); print('lief' in sys.modules, s)")
+    for flag, out in outs.items():
+        argv = ["pack", str(obj), "-o", str(out)] + ([flag] if flag else [])
+        r = subprocess.run([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE,
+                           text=True, check=True)
+        assert r.stdout.split() == [str(flag == "--verify"), "0"], flag
+    assert len({o.read_bytes() for o in outs.values()}) == 1
+    assert run_exe(outs[""], as_nobody=True) == (b"Hello, world!\n", 0)
+    code = ("import sys, tinyelf, tinyelf.tools.ld_driver as d; tinyelf.link([%r]); "
+            "d.link(d.parse([%r, '-o', %r])); print('lief' in sys.modules)"
+            % (str(obj), str(obj), str(build_dir / "verify-ld")))
     out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_no_lief_still_validates(tmp_path, sample_obj):
+def test_verify_still_validates(tmp_path, sample_obj):
     data = bytearray(sample_obj("hello.c").read_bytes())
     f = tmp_path / "trunc.o"
     f.write_bytes(bytes(data[:200]))
-    proc = run_tinyelf("pack", f, "--no-lief", "-o", tmp_path / "out")
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("tinyelf: error: ") and len(proc.stderr.splitlines()) == 1
-    assert not (tmp_path / "out").exists()
+    for flag in ("--verify", "--no-lief"):
+        proc = run_tinyelf("pack", f, flag, "-o", tmp_path / "out")
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("tinyelf: error: ") and len(proc.stderr.splitlines()) == 1
+        assert not (tmp_path / "out").exists()
 
 
-def test_tinyelf_ld_no_lief(sample_obj, build_dir):
+def test_tinyelf_ld_verify(sample_obj, build_dir, monkeypatch):
     from tinyelf.tools.ld_driver import parse
-    assert parse(["x.o", "-o", "y"]).options.lief is True
+    monkeypatch.delenv("TINYELF_VERIFY", raising=False)
+    monkeypatch.delenv("TINYELF_NO_LIEF", raising=False)
+    assert parse(["x.o", "-o", "y"]).options.lief is False
+    assert parse(["x.o", "-Wl,--verify", "-o", "y"]).options.lief is True
     assert parse(["x.o", "-Wl,--no-lief", "-o", "y"]).options.lief is False
-    env = dict(os.environ, TINYELF_NO_LIEF="1")
-    out = build_dir / "ld_nolief"
+    monkeypatch.setenv("TINYELF_VERIFY", "1")
+    assert parse(["x.o", "-o", "y"]).options.lief is True
+    monkeypatch.setenv("TINYELF_NO_LIEF", "1")
+    assert parse(["x.o", "-o", "y"]).options.lief is False
+    env = dict(os.environ, TINYELF_VERIFY="1")
+    env.pop("TINYELF_NO_LIEF")
+    out = build_dir / "ld_verify"
     proc = subprocess.run([sys.executable, "-m", "tinyelf.tools.ld_driver", str(sample_obj("hello.c")),
                            "-nostartfiles", "-o", str(out)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -111,7 +177,7 @@ def test_extended_section_numbering(tmp_path):
     r = run_tinyelf("pack", obj, "-o", out)
     assert r.returncode == 0, r.stderr
     assert run_exe(out, as_nobody=True) == (b"", status)
-    r = run_tinyelf("pack", "--no-lief", obj, "-o", tmp_path / "many2")
+    r = run_tinyelf("pack", "--verify", obj, "-o", tmp_path / "many2")
     assert r.returncode == 0 and (tmp_path / "many2").read_bytes() == out.read_bytes()
 
 

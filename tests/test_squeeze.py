@@ -158,3 +158,58 @@ def test_trailing_zeros_become_bss_and_code_padding_goes(build_dir, tmp_path):
     for r in (rep, rep2):
         table = next(s for s in r["sections"] if s["name"].endswith(".data.table"))
         assert table["addr"] % 8 == 0
+
+
+ALIGNED_STRINGS = {
+    "a.c": """
+static long w(const char *s)
+{
+    long n = 0, r;
+    while (s[n]) n++;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(1), "D"(1), "S"(s), "d"(n) : "rcx", "r11", "memory");
+    return r;
+}
+void f(void) { w("the first long string that is here a"); }
+void _start(void)
+{
+    extern void g(void);
+    f();
+    g();
+    __asm__ volatile("mov $60, %eax; xor %edi, %edi; syscall");
+}
+""",
+    "b.c": """
+static long w(const char *s)
+{
+    long n = 0, r;
+    while (s[n]) n++;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(1), "D"(1), "S"(s), "d"(n) : "rcx", "r11", "memory");
+    return r;
+}
+void g(void) { w("another long string of bytes here b"); }
+""",
+}
+
+
+def test_merge_strings_never_grows_aligned_strings(build_dir, tmp_path):
+    """gcc -O2 puts long strings into .rodata.str1.8: merged, every string
+    keeps 8-byte alignment, and the padding outweighs what nothing was
+    deduplicated (73 -> 77 bytes before the fix).  The pass must leave such a
+    group alone: the output is never larger than without the pass."""
+    import subprocess
+    objs = []
+    for name, text in ALIGNED_STRINGS.items():
+        src = tmp_path / name
+        src.write_text(text)
+        obj = tmp_path / (name[:-2] + ".o")
+        subprocess.run(["gcc", "-O2", "-c", "-ffreestanding", "-fno-pie",
+                        "-fno-asynchronous-unwind-tables", "-o", str(obj), str(src)], check=True)
+        objs.append(obj)
+    on, off = build_dir / "aligned_strings", build_dir / "aligned_strings_off"
+    rep = pack(objs, on)
+    pack(objs, off, "--no-merge-strings")
+    assert on.stat().st_size <= off.stat().st_size
+    assert "merge_strings" not in json.dumps(rep.get("squeezed", {}))
+    want = b"the first long string that is here aanother long string of bytes here b"
+    assert run_exe(on) == (want, 0)
+    assert run_exe(on, as_nobody=True) == (want, 0)

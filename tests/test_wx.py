@@ -37,7 +37,7 @@ def data_obj(tmp_path_factory):
 
 
 def segments(path):
-    from tinyelf.elf.reader import parse_executable
+    from tinyelf.elf.lief_check import parse_executable
     info = parse_executable(path.read_bytes())
     return [s for s in info["segments"] if s["type"] == "LOAD"]
 

@@ -15,10 +15,14 @@ import sys
 from .errors import TinyElfError
 
 #: subcommand modules under tinyelf.commands, in --help order
-COMMANDS = ("pack", "demo", "build", "inspect", "dis", "size")
+COMMANDS = ("pack", "demo", "build", "new", "cargo", "inspect", "dis", "size")
 
 #: subcommands that pass everything after ``--`` through (as ``args.extra``)
 PASSTHROUGH = ("build",)
+
+#: subcommands that get every argument after their name unparsed (as
+#: ``args.raw``; ``-h``/``--help`` alone still shows tinyelf's help)
+RAW = ("cargo",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,15 +123,19 @@ def guarded(action) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    extra = None
+    extra = raw = None
     if argv and argv[0] in PASSTHROUGH and "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1:]
+    if argv and argv[0] in RAW and argv[1:] not in (["-h"], ["--help"]):
+        argv, raw = argv[:1], argv[1:]
 
     def action():
         args = build_parser(argv[0] if argv else None).parse_args(argv)
         if extra is not None:
             args.extra = extra
+        if raw is not None:
+            args.raw = raw
         return args._run(args)
     return guarded(action)
 

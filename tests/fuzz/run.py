@@ -132,8 +132,9 @@ def write_inputs(workdir, files) -> list:
     return paths
 
 
-def run_in_process(files, workdir) -> tuple[str | None, float, int | None]:
-    """One case through tinyelf.cli.main in this process."""
+def run_in_process(files, workdir, verify: bool = True) -> tuple[str | None, float, int | None]:
+    """One case through tinyelf.cli.main in this process (``verify``: with
+    --verify, so that lief, C++, reads the mutated objects too)."""
     from tinyelf import cli
     for f in os.listdir(workdir):
         os.unlink(os.path.join(workdir, f))
@@ -143,7 +144,7 @@ def run_in_process(files, workdir) -> tuple[str | None, float, int | None]:
     t0 = time.perf_counter()
     try:
         with contextlib.redirect_stderr(err):
-            rc = cli.main(["pack", *paths, "-o", out])
+            rc = cli.main(["pack", *paths, "-o", out] + (["--verify"] if verify else []))
     except Exception:  # TINYELF_DEBUG=1: internal errors arrive here with their traceback
         tb = traceback.format_exc().strip().splitlines()
         return "traceback: " + " | ".join(tb[-4:]), time.perf_counter() - t0, None
@@ -186,7 +187,8 @@ def worker(seed, start, stop, slow, archives):
             files, desc = make_case(seeds, seed, i)
             print(f"B {i}", flush=True)
             signal.alarm(max(1, int(slow * 4)))
-            problem, dt, rc = run_in_process(files, workdir)
+            # even cases also through lief (--verify), odd ones as a default link
+            problem, dt, rc = run_in_process(files, workdir, verify=i % 2 == 0)
             signal.alarm(0)
             if problem is None and dt > slow:
                 problem = f"slow: {dt:.2f} s"

@@ -58,9 +58,95 @@ class Arch:
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
 
+    # ---- assembly the link adds: builtins and the start stub (tinyelf/arch/prebuilt.py)
+    #: name -> assembly source of one function (memcpy & co.), linked for
+    #: names that nothing else defines (tinyelf.linker.builtins)
+    builtins: dict = {}
+    #: assembly source of a ``_start`` that calls ``main`` (tinyelf.linker.stub); "" = none
+    start_stub: str = ""
+
+    def assemble(self, source: str, name: str) -> bytes:
+        """Machine code for one builtin's source (keystone; arches without it override)."""
+        from ..asm import assemble
+        return assemble(source, self, name=name)
+
+    def assemble_object(self, source: str, name: str):
+        """A whole assembly source -> ObjectFile (keystone; arches without it override)."""
+        from ..asm import assemble_source
+        return assemble_source(source, name, self)
+
+    def _prebuilt(self) -> dict:
+        table = self.__dict__.get("_table")
+        if table is None:
+            try:
+                mod = importlib.import_module(f"{__name__}.{_MODULES[self.name]}.prebuilt")
+                table = mod.TABLE
+            except ImportError:
+                table = {}
+            self._table = table
+        return table
+
+    def builtin_code(self, func: str) -> bytes:
+        """The machine code of builtin ``func`` (prebuilt, else assembled now)."""
+        from .prebuilt import key
+        src = self.builtins[func]
+        hit = self._prebuilt().get(key(src))
+        return bytes.fromhex(hit) if hit is not None else self.assemble(src, f"<tinyelf builtin {func}>")
+
+    def start_stub_object(self, name: str):
+        """The start stub as an ObjectFile named ``name``, or None when the arch has none."""
+        if not self.start_stub:
+            return None
+        from .prebuilt import key, thaw
+        hit = self._prebuilt().get(key(self.start_stub))
+        return thaw(name, hit) if hit is not None else self.assemble_object(self.start_stub, name)
+
+    def header_layouts(self) -> tuple:
+        """The arch's own header layouts (LayoutSpec instances) beside the
+        generic ones: those whose header bytes execute as this machine's code."""
+        return ()
+
+    # ---- code: what the layout, the code splitter and function folding ask
+    #: mnemonics after which execution never falls through
+    terminators: frozenset = frozenset()
+    #: sizes of the unconditional jumps the layout may write, shortest first
+    #: (the code splitter continues a piece with the shortest); () = none
+    jump_sizes: tuple = ()
+
+    def encode_jump(self, at: int, target: int, size: int) -> bytes | None:
+        """The ``size``-byte jump placed at address ``at`` to ``target``, or
+        None when the distance does not fit that form."""
+        return None
+
+    def pc_bias(self, spec: RelocType) -> int:
+        """The addend of a PC-relative reference to a symbol's own address
+        (x86: minus the field size, since P is the field and the CPU counts
+        from the instruction's end; RISC machines: 0)."""
+        return 0
+
+    def ties_instructions(self, spec: RelocType) -> bool:
+        """True when a relocation of this type relates two instructions (their
+        distance is in the addend), so code around it must not be split."""
+        return spec.formula == F_GOTPC
+
+    def is_direct_branch(self, data, r_off: int, spec: RelocType, addend: int) -> bool:
+        """True when the relocation at ``r_off`` is the target of a direct call
+        or jump to the symbol's first byte (function folding may redirect it)."""
+        return False
+
+    def prefix_safe(self, code: bytes, prefix: bytes) -> bool:
+        """True when executing ``prefix + code`` runs the same first
+        instruction as ``code`` (a layout whose entry starts inside the header)."""
+        return not prefix
+
     def decode_insns(self, data: bytes):
         """``[(start, end, mnemonic, relative targets)]`` for a code section
         without a disassembler, or None (then capstone decodes it)."""
+        return None
+
+    def capstone_insns(self, data: bytes):
+        """The same as :meth:`decode_insns`, by capstone; None when the arch
+        cannot say where relative references go (then code is not split)."""
         return None
 
     byteorder: str = "little"
@@ -111,6 +197,20 @@ class Arch:
         raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")
 
 
+_cs: dict = {}
+
+
+def capstone_for(arch):
+    """``(capstone module, Cs instance with details)`` for ``arch``, cached:
+    capstone is imported only when something is disassembled."""
+    if arch.name not in _cs:
+        import capstone
+        md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
+        md.detail = True
+        _cs[arch.name] = (capstone, md)
+    return _cs[arch.name]
+
+
 def names() -> list[str]:
     return sorted(_MODULES)
 
@@ -126,6 +226,13 @@ def get(name: str) -> Arch:
         mod = importlib.import_module(f".{_MODULES[name]}", __name__)
         _LOADED[name] = mod.ARCH
     return _LOADED[name]
+
+
+def host() -> Arch:
+    """The architecture of the machine tinyelf runs on (what `demo` builds for)."""
+    import platform
+    return get({"aarch64": "aarch64", "arm64": "aarch64", "riscv64": "riscv64",
+                "i686": "i386", "i386": "i386"}.get(platform.machine(), "x86_64"))
 
 
 def for_machine(e_machine: int):

@@ -44,13 +44,13 @@ def _ld_lines(text: str) -> list:
 def _why_ld_failed(detail: str) -> str:
     """One line: why GNU ld could not link (undefined names summed up)."""
     import re
-    from ..linker import builtins
+    from .. import arch as archmod
     undefined = list(dict.fromkeys(re.findall(r"undefined reference to `([^']+)'", detail)))
     if undefined:
-        ours = [u for u in undefined if u in builtins.NAMES]
+        ours = [u for u in undefined if u in archmod.host().builtins]
         why = f"undefined reference to {', '.join(undefined)}"
         if ours and len(ours) == len(undefined):
-            why += (" (tinyelf links its own memcpy/strlen & co., tinyelf/builtins.py; "
+            why += (" (tinyelf links its own memcpy/strlen & co.; "
                     "with no libc GNU ld has none)")
         return why
     lines = _ld_lines(detail)

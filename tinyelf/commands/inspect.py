@@ -48,6 +48,9 @@ def register(sub):
     p.add_argument("--unpacked", action="store_true",
                    help="a compressed executable (--compress): decompress it and inspect the "
                    "program inside (as an ELF with the strict layout it was linked with)")
+    p.add_argument("--lief", action="store_true",
+                   help="also read the file with lief: does it parse, do its entry and segments "
+                   "agree, and (for executables tinyelf did not make) interpreter and libraries")
     return p
 
 
@@ -93,6 +96,9 @@ def run(args) -> int:
             found = recognise(f.read())
         if found:
             rep["notes"].insert(0, compressed_note(found))
+    if args.lief:
+        from ..elf.lief_check import second_opinion
+        rep["lief"] = second_opinion(rep["_bytes"], rep)
     if args.html:
         from ..tools.inspect_html import render_html
         from ..tools.output import check_not_input, write_atomic
@@ -103,4 +109,6 @@ def run(args) -> int:
         print(json.dumps(to_json(rep), indent=1))
     elif not args.html:
         sys.stdout.write(render_text(rep, use_color(args)))
+        if args.lief:
+            sys.stdout.write("\n\nlief's reading\n" + "\n".join(rep["lief"]) + "\n")
     return 0

@@ -55,9 +55,9 @@ class Archive:
     """A validated archive whose members are converted lazily."""
 
     def __init__(self, name: str, data: bytes, members: list, index: dict | None,
-                 cross_check: bool = True):
+                 cross_check: bool = False):
         self.name = name
-        #: members are cross-checked with lief when loaded (LinkOptions.lief)
+        #: members are cross-checked with lief when loaded (LinkOptions.lief, --verify)
         self.cross_check = cross_check
         self.data = data
         self.members = members
@@ -165,7 +165,7 @@ def _num(field: bytes, what: str, where: str, base: int = 10) -> int:
                          "malformed archive") from None
 
 
-def read_archive(name: str, data: bytes, cross_check: bool = True) -> Archive:
+def read_archive(name: str, data: bytes, cross_check: bool = False) -> Archive:
     """Validate an archive's member headers and index; load no member."""
     if data.startswith(THIN_AR_MAGIC):
         raise InputError(f"{name}: is a thin archive (its members are stored in other files); "

@@ -1,11 +1,11 @@
 """Relocatable ELF objects -> :class:`tinyelf.linker.model.ObjectFile`.
 
-This is the only module that imports lief.  lief is a C++ library: before a
-byte reaches it, the ELF header and the whole section header table are
-validated here with ``struct`` (sizes, offsets, indices, string-table
-references), so hostile input is rejected by tinyelf with a clear message
-instead of being trusted.  lief's answers are then converted to tinyelf's own
-dataclasses at once and cross-checked against the validated headers.
+The ELF header and the whole section header table are validated here with
+``struct`` (sizes, offsets, indices, string-table references), so hostile
+input is rejected with a clear message, and converted to tinyelf's own
+dataclasses at once.  lief is not imported: on request (``--verify``,
+``cross_check``) :mod:`tinyelf.elf.lief_check` parses the object with lief too
+and compares its reading with the validated headers.
 
 Section contents and relocation tables are sliced from the validated raw bytes
 (zero-copy ``memoryview``); relocations are decoded lazily, only for sections
@@ -13,7 +13,6 @@ the link keeps.
 """
 from __future__ import annotations
 
-import io
 import struct
 
 from .. import arch as archmod
@@ -26,9 +25,6 @@ from .defs import (EHDR64, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_NAMES
                       SHT_X86_64_UNWIND)
 from ..errors import InputError
 from ..linker.model import ObjectFile, Section, Symbol, Group
-
-_lief = None
-_lief_config = None
 
 #: sections whose presence means the program needs start-up code tinyelf
 #: does not run (constructors, destructors)
@@ -47,38 +43,6 @@ _CTOR_PREFIXES = tuple(base + "." for base in _CTOR_NAMES)
 def _is_ctor_section(secname: str) -> bool:
     # called for every loadable section: one set lookup and one C-level startswith
     return secname in _CTOR_SET or secname.startswith(_CTOR_PREFIXES)
-
-
-def _import_lief():
-    global _lief
-    if _lief is None:
-        import lief  # 0.02-0.03 s with lief 0.15 (0.5 s and more from 0.16 on): on first use
-        try:
-            lief.logging.disable()
-        except AttributeError:  # pragma: no cover - older lief
-            pass
-        _lief = lief
-    return _lief
-
-
-def _parser_config(lief):
-    """What lief needs to parse for tinyelf's cross-checks: sections and the
-    symbol table.  Relocations (decoded by tinyelf itself, lazily), dynamic
-    symbols, versions, notes and overlays are skipped: libcore alone has
-    24,000 relocations lief would otherwise turn into Python-visible objects."""
-    global _lief_config
-    if _lief_config is None:
-        try:
-            cfg = lief.ELF.ParserConfig()
-            cfg.parse_relocations = False
-            cfg.parse_dyn_symbols = False
-            cfg.parse_symbol_versions = False
-            cfg.parse_notes = False
-            cfg.parse_overlay = False
-        except AttributeError:  # pragma: no cover - lief without ParserConfig
-            cfg = False
-        _lief_config = cfg
-    return _lief_config
 
 
 def describe_elf_kind(data: bytes) -> str:
@@ -106,16 +70,16 @@ def _cstr(table: bytes, off: int, what: str, name: str) -> str:
 
 
 def read_object(name: str, data: bytes, from_archive: bool = False,
-                cross_check: bool = True) -> ObjectFile:
+                cross_check: bool = False) -> ObjectFile:
     """Validate and convert one relocatable ELF object.
 
     Input: the file's display name and its bytes.  Output: an ObjectFile whose
     sections, symbols and groups are tinyelf dataclasses.  Invariant: every
     index and offset in the result has been checked against the file.
-    With ``cross_check`` (the default) lief parses the object too and every
-    section and symbol name and size must read the same in both; without it
-    lief is not imported at all (``--no-lief``: faster start-up, the same
-    validation and the same model).
+    With ``cross_check`` (``--verify``) lief parses the object too and every
+    section header and symbol must read the same in both
+    (:func:`tinyelf.elf.lief_check.cross_check`); without it (the default)
+    lief is not imported at all: the same validation and the same model.
     """
     if len(data) == 0:
         raise InputError(f"{name}: empty file, not an ELF object")
@@ -150,23 +114,14 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
                          f"tinyelf supports: {', '.join(archmod.names())}")
     shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx)
 
+    obj = _convert(name, data, shdrs, from_archive)
     # more than 65,279 sections: the counts live in section 0 (extended
     # numbering).  lief (0.15 and 1.0) reads no section at all from such an
     # object, so tinyelf's own validated reading is the only one there is
-    if not cross_check or e_shnum == 0 or e_shstrndx == SHN_XINDEX:
-        return _convert(name, data, shdrs, None, from_archive)
-    lief = _import_lief()
-    try:
-        # a file object: lief 0.15 reads a bare bytes argument as a file name,
-        # lief 1.0 refuses a memoryview; both read io.BytesIO without a copy to a list
-        raw = io.BytesIO(data)
-        cfg = _parser_config(lief)
-        binary = lief.ELF.parse(raw, cfg) if cfg else lief.ELF.parse(raw)
-    except Exception as exc:  # lief raises rarely; keep its words
-        raise InputError(f"{name}: lief could not parse the object: {exc}") from None
-    if binary is None:
-        raise InputError(f"{name}: lief could not parse the object: corrupt ELF")
-    return _convert(name, data, shdrs, binary, from_archive)
+    if cross_check and e_shnum != 0 and e_shstrndx != SHN_XINDEX:
+        from . import lief_check
+        lief_check.cross_check(name, data, *shdrs)
+    return obj
 
 
 def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
@@ -236,14 +191,10 @@ def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
     return shdrs, e_shstrndx
 
 
-def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
+def _convert(name, data, shdrs_and_strndx, from_archive) -> ObjectFile:
     shdrs, shstrndx = shdrs_and_strndx
     mv = memoryview(data)
     nsec = len(shdrs)
-    lsecs = list(binary.sections) if binary is not None else None
-    if lsecs is not None and len(lsecs) != nsec:
-        raise InputError(f"{name}: lief sees {len(lsecs)} sections where the header table has "
-                         f"{nsec}: corrupt object")
     strtab = bytes(mv[shdrs[shstrndx][4]:shdrs[shstrndx][4] + shdrs[shstrndx][5]])
     obj = ObjectFile(name=name, sections=[None] * nsec, symbols=[], from_archive=from_archive)
 
@@ -253,10 +204,6 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
             continue
         sh_name, sh_type, sh_flags, _addr, off, sz, link, info, align, entsize = h
         secname = _cstr(strtab, sh_name, f"section {i}", name)
-        if lsecs is not None and (lsecs[i].name != secname or int(lsecs[i].size) != sz):
-            raise InputError(f"{name}: section {i} reads differently in lief "
-                             f"({lsecs[i].name!r}, {lsecs[i].size}) and in the header table "
-                             f"({secname!r}, {sz}): corrupt object")
         if sh_type in (SHT_INIT_ARRAY, SHT_FINI_ARRAY, SHT_PREINIT_ARRAY) or (
                 sh_flags & SHF_ALLOC and _is_ctor_section(secname)):
             if sz:
@@ -290,10 +237,6 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
     if symtab_idx is not None:
         sym_h = shdrs[symtab_idx]
         nsyms = sym_h[5] // SYM64.size
-        lsyms = list(binary.symtab_symbols) if binary is not None else None
-        if lsyms is not None and len(lsyms) != nsyms:
-            raise InputError(f"{name}: lief sees {len(lsyms)} symbols where the symbol table has "
-                             f"{nsyms}: corrupt object")
         str_h = shdrs[sym_h[6]]
         symstr = bytes(mv[str_h[4]:str_h[4] + str_h[5]])
         raw = mv[sym_h[4]:sym_h[4] + sym_h[5]]
@@ -303,9 +246,6 @@ def _convert(name, data, shdrs_and_strndx, binary, from_archive) -> ObjectFile:
             bind, stype = st_info >> 4, st_info & 0xF
             if idx and st_name:
                 symname = _cstr(symstr, st_name, f"symbol {idx}", name)
-                if lsyms is not None and lsyms[idx].name != symname:
-                    raise InputError(f"{name}: symbol {idx} reads differently in lief and in the "
-                                     "symbol table: corrupt object")
             else:
                 symname = ""
             section = None
@@ -406,25 +346,3 @@ def _reloc_loader(name, obj, section, raw):
             out.append((r_offset, r_info & 0xFFFFFFFF, symidx, r_addend))
         return out
     return load
-
-
-def parse_executable(data: bytes) -> dict:
-    """Parse a linked executable with lief (for tests and reports): its ELF
-    header's type, machine, entry and program header offset, and every
-    segment as a dict (type, flags, offset, vaddr, filesz, memsz).  Raises
-    InputError when lief cannot parse it."""
-    lief = _import_lief()
-    binary = lief.ELF.parse(list(bytes(data)))
-    if binary is None:
-        raise InputError("lief could not parse the executable")
-    h = binary.header
-    return {
-        "type": str(h.file_type).rsplit(".", 1)[-1],
-        "machine": str(h.machine_type).rsplit(".", 1)[-1],
-        "entry": int(h.entrypoint),
-        "phoff": int(h.program_header_offset),
-        "segments": [{"type": str(s.type).rsplit(".", 1)[-1], "flags": int(s.flags),
-                      "offset": int(s.file_offset), "vaddr": int(s.virtual_address),
-                      "filesz": int(s.physical_size), "memsz": int(s.virtual_size)}
-                     for s in binary.segments],
-    }

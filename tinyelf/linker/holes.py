@@ -1,7 +1,7 @@
 """Header holes: which code may be split to fill them, and how.
 
-Straight-line code may be cut at instruction boundaries and continued with a
-two-byte ``jmp rel8``.  The section is decoded by the arch's opcode tables
+Straight-line code may be cut at instruction boundaries and continued with the
+arch's shortest jump (x86: two-byte ``jmp rel8``).  The section is decoded by the arch's opcode tables
 (``Arch.decode_insns``, tinyelf/arch/x86_64/insn.py), by capstone where they
 give up.  A section is splittable only when every rule below holds, otherwise
 it is placed whole:
@@ -11,13 +11,13 @@ it is placed whole:
 * every reference into the section from anywhere (relocations in any kept
   section, the entry symbol, GOT slots) targets offset 0, so moving the rest
   of the section cannot change any address taken;
-* no relocation ties two instructions together (GOT + A - P, 64-bit
-  PC-relative fields: the large code model's ``lea -7(%rip)`` idiom);
+* no relocation ties two instructions together (``Arch.ties_instructions``:
+  GOT + A - P; on x86-64 also the large code model's 64-bit PC-relative idiom);
 * the section refers to itself only through offset 0 (relocations) or
   through relative branches / RIP-relative operands without relocations, and
   those must stay inside one piece: no relative branch crosses a split;
 * a piece put in a hole ends either with the section's own terminator
-  (jmp, ret, ud2) or with a jump to the next piece; a section that may fall
+  (``Arch.terminators``) or with a jump to the next piece; a section that may fall
   off its end keeps its last piece in the ordinary (tail) part of the file.
 
 ``plan_chunks`` chooses the pieces for the free hole space by dynamic
@@ -27,10 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..arch import F_ABS, F_GOTOFF, F_GOTPC, F_GOTPCREL, F_PC
+from ..arch import F_ABS, F_GOTOFF, F_PC
 
-TERMINATORS = frozenset({"jmp", "ret", "ud2"})
-JMP8 = 2     # eb rel8
 
 
 @dataclass
@@ -43,6 +41,10 @@ class CodeInfo:
     ends: dict
     #: (source_offset, target_offset) of relative references inside the section
     intra: list = field(default_factory=list)
+    #: mnemonics after which execution does not fall through (the arch's)
+    terminators: frozenset = frozenset()
+    #: bytes of the jump that continues a piece in the next one (the arch's shortest)
+    jump: int = 2
     #: (a, b) -> piece_ok(a, b): the layout search asks the same pieces often
     _ok: dict = field(default_factory=dict, repr=False)
     #: plan_chunks answers by (hole sizes, start, first hole): the layout
@@ -50,7 +52,7 @@ class CodeInfo:
     _plans: dict = field(default_factory=dict, repr=False)
 
     def terminator_before(self, off: int) -> bool:
-        return self.ends.get(off) in TERMINATORS
+        return self.ends.get(off) in self.terminators
 
     def piece_ok(self, a: int, b: int) -> bool:
         """True when no relative reference crosses the borders of [a, b)."""
@@ -76,25 +78,10 @@ def incoming_offsets_ok(link) -> dict:
         spec = specs.get(rtype)
         if spec is None:
             ok[tsec] = False
-        elif spec.formula == F_PC:
-            if addend != -spec.size:
-                ok[tsec] = False
-        elif spec.formula in (F_ABS, F_GOTOFF):
-            if addend != 0:
+        elif spec.formula in (F_PC, F_ABS, F_GOTOFF):
+            if link.referred_offset(spec, t, addend) != t.value:
                 ok[tsec] = False
     return ok
-
-
-_cs: dict = {}
-
-
-def _disassembler(arch):
-    if arch.name not in _cs:
-        import capstone  # heavy: imported only when code is split
-        md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
-        md.detail = True
-        _cs[arch.name] = (capstone, md)
-    return _cs[arch.name]
 
 
 def analyze(sec, link) -> CodeInfo | None:
@@ -102,25 +89,26 @@ def analyze(sec, link) -> CodeInfo | None:
 
     The arch's own length decoder (``arch.decode_insns``, no capstone import)
     is asked first; capstone decodes what it does not know."""
-    if sec.is_nobits or sec.size < 2 or not sec.data:
+    arch = link.arch
+    if sec.is_nobits or sec.size < 2 or not sec.data or not arch.jump_sizes:
         return None
     data = bytes(sec.data)
-    specs = link.arch.relocs
+    specs = arch.relocs
     for _r_off, rt, _s, _a in sec.relocs:
         spec = specs.get(rt)
-        # GOT + A - P, and 64-bit PC-relative fields: the large code model's
-        # "lea -7(%rip), %rbx; movabs $X-(.-7), %r11" idiom, whose addend is
-        # the distance between two instructions: they must stay together
-        if spec is None or spec.formula == F_GOTPC or \
-                (spec.formula in (F_PC, F_GOTPCREL) and spec.size == 8):
+        if spec is None or arch.ties_instructions(spec):
             return None
-    insns = link.arch.decode_insns(data)
+    insns = arch.decode_insns(data)
     if insns is None:
-        insns = capstone_insns(data, link.arch)
+        insns = arch.capstone_insns(data)
         if insns is None:
             return None
-    return code_info(data, insns, [(r_off, r_off + specs[rt].size)
+    info = code_info(data, insns, [(r_off, r_off + specs[rt].size)
                                    for r_off, rt, _symidx, _addend in sec.relocs])
+    if info is not None:
+        info.terminators = arch.terminators
+        info.jump = arch.jump_sizes[0]
+    return info
 
 
 def code_info(data: bytes, insns, fields) -> CodeInfo | None:
@@ -156,42 +144,6 @@ def code_info(data: bytes, insns, fields) -> CodeInfo | None:
         return None
     bounds.append(len(data))
     return CodeInfo(size=len(data), bounds=bounds, ends=ends, intra=intra)
-
-
-def capstone_insns(data: bytes, arch):
-    """``(start, end, mnemonic, relative targets)`` per instruction, as
-    capstone decodes them; stops at the first byte capstone cannot decode.
-    None when an instruction has a relative target capstone does not report."""
-    capstone, md = _disassembler(arch)
-    from capstone import x86
-    out = []
-    jump, call = capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL
-    brel = getattr(capstone, "CS_GRP_BRANCH_RELATIVE", -1)
-    for insn in md.disasm(data, 0):
-        start, end = insn.address, insn.address + insn.size
-        groups = insn.groups
-        rel = jump in groups or call in groups or brel in groups
-        targets = []
-        for op in insn.operands:
-            if op.type == x86.X86_OP_IMM and rel:
-                targets.append(op.imm)
-            elif op.type == x86.X86_OP_MEM and op.mem.base == x86.X86_REG_RIP:
-                targets.append(end + op.mem.disp)
-        if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz", "xbegin")) and not targets:
-            return None       # a relative target capstone did not report
-        out.append((start, end, insn.mnemonic, targets))
-    return out
-
-
-def prefix_safe(code: bytes, prefix: bytes, arch) -> bool:
-    """True when executing ``prefix + code`` runs the same first instruction
-    as ``code`` alone (the overlap80 entry starts inside the ELF magic)."""
-    capstone, md = _disassembler(arch)
-    a = next(md.disasm(bytes(code[:15]), len(prefix)), None)
-    b = next(md.disasm(bytes(prefix) + bytes(code[:15]), 0), None)
-    if a is None or b is None:
-        return False
-    return b.size == a.size + len(prefix) and (a.mnemonic, a.op_str) == (b.mnemonic, b.op_str)
 
 
 def plan_chunks(info: CodeInfo, free: list, start_pos: int = 0, first_hole=None):
@@ -238,7 +190,7 @@ def _plan_chunks(info: CodeInfo, free: list, start_pos: int, first_hole):
                     term = info.terminator_before(e)
                     if last and not term:
                         continue          # may fall off the end: keep it in the tail
-                    need = e - pos + (0 if term else JMP8)
+                    need = e - pos + (0 if term else info.jump)
                     if need > cap:
                         if e - pos > cap:
                             break

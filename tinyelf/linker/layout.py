@@ -190,9 +190,8 @@ def _referenced_inside(link: Link) -> set:
             if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in out:
                 continue
             spec = specs.get(rtype)
-            bias = -spec.size if spec is not None and spec.formula == F_PC else 0
             if t.value != 0 or (spec is not None and spec.formula in (F_ABS, F_PC)
-                                and addend != bias):
+                                and link.referred_offset(spec, t, addend) != 0):
                 out.add(tsec)
     return out
 
@@ -325,7 +324,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         if spec.entry_start(phnum) != content_start:
             return None
         if entry_mode.startswith("jmp"):
-            tail_jump = 2 if entry_mode == "jmp2" else 5
+            tail_jump = int(entry_mode[3:])
             entry_jump = (content_start, tail_jump)
         else:
             if entry_sec is None or ctx.entry_sym.value != 0 or \
@@ -337,7 +336,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         # the CPU starts at file byte entry_offset, after entry_prefix; the
         # first hole starts right after the prefix
         if entry_mode.startswith("jmp"):
-            n = 2 if entry_mode == "jmp2" else 5
+            n = int(entry_mode[3:])
             if not free or free[0][0] != spec.entry_start(phnum):
                 return None
             entry_jump = (free[0][0], n)
@@ -351,7 +350,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
                 it = next((i for i in hole_cands if i.sec is entry_sec), None)
                 if it is None or it.size > free[0][1] or not it.code:
                     return None
-                if not holesmod.prefix_safe(bytes(it.sec.data), spec.entry_prefix, ctx.arch):
+                if not ctx.arch.prefix_safe(bytes(it.sec.data), spec.entry_prefix):
                     return None
                 hole_cands = [i for i in hole_cands if i is not it]
                 place[it.sec] = ("hole", 0, free[0][0])
@@ -373,13 +372,13 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         for a, b, h, jmp in chunk_pieces:
             off = free[h][0]
             chunk_foff = off
-            n = b - a + (holesmod.JMP8 if jmp else 0)
+            n = b - a + (info.jump if jmp else 0)
             free[h] = [off + n, free[h][1] - n]
             holes[h].used.append((chunk_foff, b - a, f"{split_item.sec.where()}[{a:#x}:{b:#x}]"))
             pieces.setdefault(split_item.sec, []).append([a, b - a, chunk_foff])
             if jmp:
                 pending_jumps.append((chunk_foff + b - a, b))
-                holes[h].used.append((chunk_foff + b - a, 2, "jmp to the next piece"))
+                holes[h].used.append((chunk_foff + b - a, info.jump, "jmp to the next piece"))
 
     if mode == "split-first" and info is not None:
         do_chunks()
@@ -395,7 +394,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         a0, b0, h0, _ = chunk_pieces[0]
         if h0 != 0 or pieces[split_item.sec][0][2] != spec.entry_start(phnum):
             return None
-        if not holesmod.prefix_safe(bytes(split_item.sec.data), spec.entry_prefix, ctx.arch):
+        if not ctx.arch.prefix_safe(bytes(split_item.sec.data), spec.entry_prefix):
             return None
     in_holes = {id(it) for it, _h, _a in used}
     for it, h, a in used:
@@ -531,10 +530,10 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     for foff, sec_off in pending_jumps:
         sec = split_item.sec
         nxt = next(p for p in piece_lists[sec] if p[0] == sec_off)
-        rel = nxt[2] - (foff + delta1 + 2)
-        if not -128 <= rel <= 127:
+        jump = ctx.arch.encode_jump(foff + delta1, nxt[2], info.jump)
+        if jump is None:
             return None
-        patches.append((foff, bytes([0xEB, rel & 0xFF]), f"jmp to {sec.where()}+{sec_off:#x}"))
+        patches.append((foff, jump, f"jmp to {sec.where()}+{sec_off:#x}"))
 
     def addr_of(sym):
         sec = sym.section
@@ -551,15 +550,10 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
         start = spec.entry_start(phnum)
         if entry_jump is not None:
             foff, n = entry_jump
-            if n == 2:
-                rel = entry_addr - (base + foff + 2)
-                if not -128 <= rel <= 127:
-                    return None
-                patches.append((foff, bytes([0xEB, rel & 0xFF]), "jmp to the entry"))
-            else:
-                rel = entry_addr - (base + foff + 5)
-                patches.append((foff, b"\xe9" + (rel & 0xFFFFFFFF).to_bytes(4, "little"),
-                                "jmp to the entry"))
+            jump = ctx.arch.encode_jump(base + foff, entry_addr, n)
+            if jump is None:
+                return None
+            patches.append((foff, jump, "jmp to the entry"))
             if not entry_in_tail:
                 holes[0].used.insert(0, (foff, n, "jmp to the entry"))
         elif entry_addr != base + start:
@@ -602,7 +596,8 @@ def _plan(ctx: _Context, spec) -> _Plan:
     entry_modes = ["-"]
     in_tail = spec.entry_in_tail(phnum, opts.holes)
     if spec.entry_offset is not None:
-        entry_modes = ["inline", "jmp2", "jmp5"] if opts.holes or in_tail else []
+        entry_modes = (["inline"] + [f"jmp{n}" for n in ctx.arch.jump_sizes]
+                       if opts.holes or in_tail else [])
         if not opts.holes and not in_tail:
             raise LayoutError(f"layout {spec.name} needs its header holes (the entry is inside "
                               "the ELF header); drop --no-holes")
@@ -677,7 +672,7 @@ def layout(link: Link) -> Link:
             # vm.mmap_min_addr is 4096 or 65536 on stock kernels: lower needs CAP_SYS_RAWIO
             raise LayoutError(f"base address {opts.base:#x} is below 0x10000; an ordinary user "
                               "cannot map it (vm.mmap_min_addr)")
-    specs = layoutsmod.candidates(opts.layout)
+    specs = layoutsmod.candidates(opts.layout, arch)
     explicit = len(specs) == 1
     ctx = _Context(link)
     plans, considered = [], []

@@ -123,8 +123,7 @@ def merge(link: Link) -> Link:
                 offsets[tsec].add(t.value)
                 if formula in (F_ABS, F_PC):
                     # symbol + addend must stay inside the symbol's own piece
-                    bias = spec.size if formula == F_PC else 0
-                    reach[tsec].append((t.value, t.value + addend + bias))
+                    reach[tsec].append((t.value, link.referred_offset(spec, t, addend)))
 
     moved = {}                                    # section -> (old starts, new starts or None)
     for sec in msecs - whole:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..arch import F_ABS, F_GOTOFF, F_PC
 from ..elf.defs import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS,
                       SHN_COMMON, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STB_WEAK)
 
@@ -159,7 +160,7 @@ class Group:
 
 @dataclass(eq=False)
 class ObjectFile:
-    """A relocatable object, converted from lief (or synthesised).
+    """A relocatable object, read by tinyelf.elf.reader (or synthesised).
 
     ``sections`` is indexed like the file's section header table; entries for
     sections that carry no loadable content (symbol and string tables,
@@ -195,9 +196,10 @@ class LinkOptions:
     #: like ``undefined``, and the link fails when nothing defines them
     #: (GNU ld's --require-defined)
     require_defined: tuple = ()
-    #: parse every object with lief too and cross-check it against tinyelf's
-    #: own struct-validated reading (off: no lief import or parse, ~0.03-0.05 s faster)
-    lief: bool = True
+    #: ``--verify``: parse every object with lief too and cross-check it against
+    #: tinyelf's own struct-validated reading (tinyelf.elf.lief_check).  Off by
+    #: default: lief's import alone costs 0.5-1.2 s from lief 0.16 on
+    lief: bool = False
     # --- squeeze (issue 4): layouts, header holes, size passes, W^X ---------
     #: layout name (see tinyelf.linker.layouts.NAMES) or "auto": the smallest that fits
     layout: str = "auto"
@@ -319,6 +321,19 @@ class Link:
             for r_off, rtype, symidx, addend in sec.relocs:
                 if symidx:
                     yield sec, r_off, rtype, addend, target(obj, symidx)
+
+    def referred_offset(self, spec, sym: Symbol, addend: int) -> int | None:
+        """Which byte of ``sym``'s section a relocation means: the symbol's
+        value plus the addend, less the arch's PC bias for a PC-relative field
+        (x86: the addend of ``call foo`` is -4 and means foo's first byte).
+        None for formulas that name no byte (GOT slots, sizes, the arch's
+        own).  Every pass that asks "where does this point" asks here."""
+        f = spec.formula
+        if f == F_PC:
+            return sym.value + addend - self.arch.pc_bias(spec)
+        if f in (F_ABS, F_GOTOFF):
+            return sym.value + addend
+        return None
 
     def target(self, obj: ObjectFile, symidx: int) -> Symbol:
         """The symbol a relocation in ``obj`` with ``symidx`` really refers to:

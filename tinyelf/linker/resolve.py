@@ -120,8 +120,8 @@ def resolve(link: Link) -> Link:
 
     # tinyelf's own memcpy & co. for names nothing else defines
     from . import builtins
-    for name in builtins.needed(globals_):
-        obj = builtins.make(name)
+    for name in builtins.needed(globals_, link.arch):
+        obj = builtins.make(link.arch, name)
         link.objects.append(obj)
         add_object(obj)
 

@@ -102,8 +102,8 @@ def merge_strings(link: Link) -> str:
                 if not named:
                     bad.add(t.section)
                 continue
-            bias = -spec.size if spec.formula == F_PC else 0
-            off = t.value + addend - bias
+            off = link.referred_offset(spec, t, addend)
+            bias = t.value + addend - off
             strs = cands[t.section]
             if named:
                 home = strs.find(t.value)
@@ -155,6 +155,10 @@ def merge_strings(link: Link) -> str:
             placed[s] = len(out)
             out += s
             prev = s
+        if _footprint(len(out), align) >= sum(_footprint(sec.size, align) for sec in secs):
+            # each string keeps the group's alignment, so padding can eat
+            # what deduplication saved: then the sections stay as they are
+            continue
         new = Section(obj=synth, index=len(synth.sections), name=f".rodata.merged.{len(merged_of)}",
                       type=SHT_PROGBITS, flags=flags, size=len(out), align=align,
                       entsize=1, data=bytes(out))
@@ -200,6 +204,11 @@ def merge_strings(link: Link) -> str:
     return f"{len(merged_of)} string sections, {before} -> {after} bytes"
 
 
+def _footprint(size: int, align: int) -> int:
+    """What a section of ``size`` bytes costs among others of its alignment."""
+    return -(-size // align) * align
+
+
 def _has_tails(sec, strs) -> bool:
     data = bytes(sec.data)
     ss = sorted((data[a:b] for a, b in strs), key=lambda s: s[::-1])
@@ -207,7 +216,6 @@ def _has_tails(sec, strs) -> bool:
 
 
 # ---------------------------------------------------------------- functions
-_CALL_JMP = (0xE8, 0xE9)
 
 
 def fold_functions(link: Link) -> str:
@@ -224,9 +232,8 @@ def fold_functions(link: Link) -> str:
         if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in taken:
             continue
         spec = specs.get(rtype)
-        direct = (spec is not None and spec.formula == F_PC and spec.size == 4 and
-                  addend == -4 and t.value == 0 and r_off >= 1 and not sec.is_nobits and
-                  sec.data[r_off - 1] in _CALL_JMP)
+        direct = (spec is not None and t.value == 0 and not sec.is_nobits and
+                  link.arch.is_direct_branch(sec.data, r_off, spec, addend))
         if not direct:
             taken.add(tsec)
     cands = [s for s in link.kept if s.flags & SHF_EXECINSTR and not s.is_nobits

@@ -3,8 +3,8 @@
 Input: the objects read.  Output: when the entry is the default ``_start``,
 no input (object or archive member) defines ``_start`` and some object or
 archive member defines ``main``, ``link.objects`` gets one more object, ``<start stub>``: the
-architecture's ``start_stub`` assembly (tinyelf/arch/<arch>/) assembled by
-keystone.  It passes argc, argv and envp to ``main`` per the SysV ABI and
+architecture's start stub (``Arch.start_stub``: assembly source, kept
+assembled in the arch's prebuilt table).  It passes argc, argv and envp to ``main`` per the SysV ABI and
 exits with main's return value.  Invariant: the inputs are untouched; a
 program that has its own ``_start`` is linked exactly as before.
 """
@@ -29,9 +29,7 @@ def add_start_stub(link: Link) -> Link:
     if not (any(_defines(o, "main") for o in link.objects)
             or any(ar.defines("main") for ar in link.archives)):
         return link
-    text = getattr(link.arch, "start_stub", None)
-    if not text:
-        return link
-    from ..asm import assemble_source
-    link.objects.append(assemble_source(text, STUB_NAME, link.arch))
+    stub = link.arch.start_stub_object(STUB_NAME)
+    if stub is not None:
+        link.objects.append(stub)
     return link

@@ -27,6 +27,11 @@ What happens to each option:
   ``--gc-sections`` / ``--no-gc-sections``, ``-L DIR`` with ``-lNAME`` /
   ``-l:FILE`` found as a static archive there, ``@FILE`` response files,
   ``-Wl,a,b,c`` and ``-Xlinker a`` (linker options also work bare);
+- tinyelf's own: ``--verify`` (or ``TINYELF_VERIFY=1``): cross-check every
+  object's reading with lief; ``--no-lief`` (or ``TINYELF_NO_LIEF=1``): the
+  default, accepted for old command lines; with ``TINYELF_LD_COMPARE=DIR``
+  (set by ``tinyelf cargo``) the inputs are also linked with GNU ld and a
+  size record is left in DIR;
 - ignored because tinyelf already does what they ask or they cannot change
   a static syscall-only program: ``-m64``, ``-B...``, ``-fuse-ld=...``,
   ``-static``, ``-no-pie``, ``-nostartfiles``, ``-nodefaultlibs``,
@@ -189,7 +194,9 @@ def parse(argv) -> LdPlan:
     args = expand_response_files(list(argv))
     plan = LdPlan()
     opts = plan.options
-    if os.environ.get("TINYELF_NO_LIEF"):
+    if os.environ.get("TINYELF_VERIFY"):
+        opts.lief = True
+    if os.environ.get("TINYELF_NO_LIEF"):     # the default now; kept for old build scripts
         opts.lief = False
     libs = []          # (position in inputs, -l spec), resolved after every -L is known
     problems = []
@@ -265,7 +272,10 @@ def parse(argv) -> LdPlan:
         if a in ("-M", "--print-map"):
             plan.print_map = True
             return
-        if a == "--no-lief":       # tinyelf's own: -C link-arg=--no-lief
+        if a == "--verify":        # tinyelf's own: -C link-arg=--verify (lief cross-check)
+            opts.lief = True
+            return
+        if a == "--no-lief":       # the default now; accepted for old command lines
             opts.lief = False
             return
         if a == "--compress" or a.startswith("--compress="):   # -C link-arg=--compress=cm
@@ -445,7 +455,11 @@ def main(argv=None) -> int:
                   "and cargo\nusage: tinyelf-ld [cc-style options] OBJECTS... [-o OUT]  "
                   "(see the README, 'tinyelf as rustc's and cargo's linker')")
             return 0
-        link(plan)
+        lk = link(plan)
+        compare = os.environ.get("TINYELF_LD_COMPARE")
+        if compare:     # tinyelf cargo: GNU ld on the same inputs, while they exist
+            from .cargo import record_link
+            record_link(plan, len(lk.output), compare)
         return 0
     return guarded(action)
 

@@ -36,7 +36,7 @@ def _flags(f: int) -> str:
 
 def _wx_warnings(segments, layout: str = "") -> list:
     from ..linker import layouts
-    spec = layouts.BY_NAME.get(layout)
+    spec = layouts.every().get(layout)
     forced = spec is not None and spec.pic_only
     return [(WX_FORCED if forced and i == 0 else WX_WARNING).format(i=i, layout=layout)
             for i, s in enumerate(segments) if s["flags"] & PF_W and s["flags"] & PF_X]
@@ -114,7 +114,7 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
 
 def _forced(name):
     from ..linker import layouts
-    spec = layouts.BY_NAME.get(name)
+    spec = layouts.every().get(name)
     return spec.forced if spec is not None else ()
 
 

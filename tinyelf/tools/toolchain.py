@@ -271,18 +271,20 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     use overlap80 and dyn68 (:func:`tinyelf.linker.layouts.wants_pic`).  With an explicit
     layout, compile what that layout needs: PIC when it refuses absolute
     32-bit relocations, else static."""
+    from .. import arch as archmod
     from ..linker import layouts
     from ..linker.driver import run as run_link
     layout = getattr(options, "layout", "auto") or "auto"
+    arch = archmod.get(options.arch)
     if not has_pic_choice(src, extra):
         inputs = build_inputs(src, workdir, extra, lto)
         return run_link(inputs, options), inputs, []
     if layout != "auto":
-        pic = not layouts.get(layout).abs32_ok
+        pic = not layouts.get(layout, arch).abs32_ok
         inputs = build_inputs(src, workdir, extra, lto, pic=pic)
         model = "position-independent" if pic else "static"
         return run_link(inputs, options), inputs, [f"compiled {model} (layout {layout})"]
-    if not layouts.wants_pic():
+    if not layouts.wants_pic(arch):
         inputs = build_inputs(src, workdir, extra, lto)
         return run_link(inputs, options), inputs, []
     from concurrent.futures import ThreadPoolExecutor

@@ -8,7 +8,7 @@ tinyelf makes static executables without a PLT, so L (the PLT entry) is S.
 from __future__ import annotations
 
 from .. import (Arch, C_BITFIELD, C_NONE, C_SIGNED, C_UNSIGNED, F_ABS, F_GOT, F_GOTOFF,
-               F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE, RelocType)
+               F_GOTPC, F_GOTPCREL, F_NONE, F_PC, F_SIZE, RelocType, capstone_for)
 
 R_X86_64_GOTPCREL = 9
 R_X86_64_GOTPCRELX = 41
@@ -71,6 +71,67 @@ class X86_64(Arch):
     capstone = ("CS_ARCH_X86", "CS_MODE_64")
     keystone = ("KS_ARCH_X86", "KS_MODE_64")
     bfd = ("elf64-x86-64", "i386:x86-64")   # GNU ld's OUTPUT_FORMAT, OUTPUT_ARCH
+
+    terminators = frozenset({"jmp", "ret", "ud2"})
+    jump_sizes = (2, 5)              # eb rel8, e9 rel32
+
+    def encode_jump(self, at: int, target: int, size: int) -> bytes | None:
+        rel = target - (at + size)
+        if size == 2:
+            return bytes([0xEB, rel & 0xFF]) if -128 <= rel <= 127 else None
+        if size == 5 and -(1 << 31) <= rel < (1 << 31):
+            return b"\xe9" + (rel & 0xFFFFFFFF).to_bytes(4, "little")
+        return None
+
+    def pc_bias(self, spec: RelocType) -> int:
+        return -spec.size if spec.formula == F_PC else 0
+
+    def ties_instructions(self, spec: RelocType) -> bool:
+        # GOT + A - P, and 64-bit PC-relative fields: the large code model's
+        # "lea -7(%rip), %rbx; movabs $X-(.-7), %r11" idiom, whose addend is
+        # the distance between two instructions: they must stay together
+        return spec.formula == F_GOTPC or (spec.formula in (F_PC, F_GOTPCREL) and spec.size == 8)
+
+    def is_direct_branch(self, data, r_off: int, spec: RelocType, addend: int) -> bool:
+        """``call rel32`` (e8) or ``jmp rel32`` (e9) to the symbol itself."""
+        return (spec.formula == F_PC and spec.size == 4 and addend == -4 and r_off >= 1
+                and data[r_off - 1] in (0xE8, 0xE9))
+
+    def prefix_safe(self, code: bytes, prefix: bytes) -> bool:
+        capstone, md = capstone_for(self)
+        a = next(md.disasm(bytes(code[:15]), len(prefix)), None)
+        b = next(md.disasm(bytes(prefix) + bytes(code[:15]), 0), None)
+        if a is None or b is None:
+            return False
+        return b.size == a.size + len(prefix) and (a.mnemonic, a.op_str) == (b.mnemonic, b.op_str)
+
+    def capstone_insns(self, data: bytes):
+        """Instructions as capstone decodes them; stops at the first byte it
+        cannot decode.  None when an instruction has a relative target
+        capstone does not report."""
+        capstone, md = capstone_for(self)
+        from capstone import x86
+        out = []
+        jump, call = capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL
+        brel = getattr(capstone, "CS_GRP_BRANCH_RELATIVE", -1)
+        for insn in md.disasm(data, 0):
+            start, end = insn.address, insn.address + insn.size
+            groups = insn.groups
+            rel = jump in groups or call in groups or brel in groups
+            targets = []
+            for op in insn.operands:
+                if op.type == x86.X86_OP_IMM and rel:
+                    targets.append(op.imm)
+                elif op.type == x86.X86_OP_MEM and op.mem.base == x86.X86_REG_RIP:
+                    targets.append(end + op.mem.disp)
+            if insn.mnemonic.startswith(("loop", "jrcxz", "jecxz", "xbegin")) and not targets:
+                return None       # a relative target capstone did not report
+            out.append((start, end, insn.mnemonic, targets))
+        return out
+
+    def header_layouts(self) -> tuple:
+        from .layouts import LAYOUTS
+        return LAYOUTS
 
     def decode_insns(self, data: bytes):
         """Instruction boundaries, terminators and relative targets from the
@@ -157,25 +218,9 @@ class X86_64(Arch):
         raise ValueError(kind)  # pragma: no cover - programming error
 
 
-#: the start stub added when the inputs define main but no _start (tinyelf.linker.stub).
-#: The kernel leaves argc at [rsp], argv at rsp+8, envp after argv's NULL;
-#: the SysV ABI wants rsp 16-byte aligned at the call; main's int result is
-#: the exit status.
-START_STUB = """
-section .text._start
-global _start
-extern main
-_start:
-    xor ebp, ebp
-    mov edi, dword [rsp]
-    lea rsi, [rsp + 8]
-    lea rdx, [rsi + rdi*8 + 8]
-    and rsp, -16
-    call main
-    mov edi, eax
-    mov eax, 60
-    syscall
-"""
+from .asmsrc import BUILTINS, START_STUB  # noqa: E402
+
+X86_64.builtins = BUILTINS
 X86_64.start_stub = START_STUB
 
 ARCH = X86_64()

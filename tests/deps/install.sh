@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on a Debian 12 machine (run as root), then fetch,
+# without installing them, the guest kernels and static busyboxes that tests/vm/harness.py
+# boots under qemu. Idempotent and quiet: whatever is already there is skipped, and
+# `apt-get update` runs at most once, only when a package is missing.
+#
+#   bash tests/deps/install.sh
+#
+# Guest files go to ${TINYELF_VM_CACHE:-~/.cache/tinyelf-vm}/<arch>/{vmlinuz,busybox,kernel.txt}.
+# Each foreign architecture is fetched with an apt configuration of its own under
+# <cache>/apt/<name>/ (its own sources list, lists and cache): the system's sources, its
+# dpkg architectures and its package lists are left alone.
+set -euo pipefail
+
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+CACHE="${TINYELF_VM_CACHE:-$HOME/.cache/tinyelf-vm}"
+MIRROR="${TINYELF_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+export DEBIAN_FRONTEND=noninteractive
+
+say() { echo "install.sh: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+trap 'say "error: line $LINENO: \"$BASH_COMMAND\" failed"' ERR
+
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+    command -v sudo >/dev/null || die "not root and no sudo: run as root"
+else
+    SUDO=
+fi
+
+# Other sessions may be running apt on this machine: wait for its locks instead of failing.
+APT_LOCK=(-o DPkg::Lock::Timeout=600)
+
+# apt-get update, retried while another apt holds the lists lock.
+apt_update() {
+    local tries=0
+    until $SUDO apt-get "${APT_LOCK[@]}" -qq "$@" update >/dev/null 2>"$CACHE/.apt-update.err"; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 30 ] || ! grep -qi 'lock' "$CACHE/.apt-update.err"; then
+            cat "$CACHE/.apt-update.err" >&2
+            return 1
+        fi
+        sleep 10
+    done
+}
+
+mkdir -p "$CACHE"
+
+# ---- 1. host packages ------------------------------------------------------------------
+missing=()
+need() {  # need PACKAGE CHECK-COMMAND...: PACKAGE is missing unless the check succeeds
+    local pkg=$1; shift
+    "$@" >/dev/null 2>&1 || missing+=("$pkg")
+}
+have() { command -v "$1"; }
+need gcc-aarch64-linux-gnu  have aarch64-linux-gnu-gcc
+need gcc-riscv64-linux-gnu  have riscv64-linux-gnu-gcc
+need qemu-user              have qemu-aarch64
+need qemu-system-x86        have qemu-system-x86_64
+need qemu-system-arm        have qemu-system-aarch64
+need qemu-system-misc       have qemu-system-riscv64
+need busybox-static         sh -c 'dpkg-query -W -f="\${Status}" busybox-static | grep -q "ok installed"'
+need cpio                   have cpio
+need binutils               have ld
+# i386: `gcc -m32 -c` and `as --32` + `ld -m elf_i386` need nothing more for freestanding
+# code on Debian 12's gcc; gcc-multilib (a 32-bit libc to link against) only if that fails.
+need gcc-multilib sh -c 'echo "int f(void) { return 0; }" | gcc -m32 -x c -c -o /dev/null -'
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing ${missing[*]}"
+    apt_update
+    $SUDO apt-get "${APT_LOCK[@]}" -qq install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- 2. guest kernels and busyboxes ------------------------------------------------------
+# fetch ARCH DEBARCH SUITE... : kernel + busybox-static of Debian's DEBARCH from SUITE(s)
+# into $CACHE/ARCH, using an apt configuration of its own.
+fetch() {
+    local arch=$1 debarch=$2 suites=$3
+    local out="$CACHE/$arch"
+    if [ -s "$out/vmlinuz" ] && [ -s "$out/busybox" ]; then
+        return 0
+    fi
+    local aptdir="$CACHE/apt/$debarch-${suites%% *}"
+    mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/parts" "$out"
+    : >"$aptdir/status"
+    local suite
+    {
+        for suite in $suites; do
+            echo "deb [arch=$debarch signed-by=$KEYRING] $MIRROR $suite main"
+        done
+    } >"$aptdir/sources.list"
+    local opts=(
+        -o "APT::Architecture=$debarch" -o "APT::Architectures::=$debarch"
+        -o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourceParts=$aptdir/parts"
+        -o "Dir::State::Lists=$aptdir/lists" -o "Dir::State::status=$aptdir/status"
+        -o "Dir::Cache=$aptdir/cache" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+        -o "APT::Sandbox::User=root"
+    )
+    say "fetching the $debarch kernel and busybox-static ($suites) into $out"
+    apt-get -qq "${opts[@]}" update >/dev/null 2>"$aptdir/update.err" || {
+        cat "$aptdir/update.err" >&2; die "apt-get update for $debarch ($suites) failed"; }
+    # linux-image-<debarch> is a metapackage: its Depends names the real image package
+    local image
+    image=$(apt-cache "${opts[@]}" depends "linux-image-$debarch" 2>/dev/null |
+            awk '/Depends: linux-image-/ {print $2; exit}')
+    [ -n "$image" ] || die "no kernel image package for $debarch in $suites"
+    local work
+    work=$(mktemp -d)
+    (cd "$work" && apt-get -qq "${opts[@]}" download "$image" busybox-static >/dev/null) ||
+        die "apt-get download $image busybox-static ($debarch) failed"
+    mkdir -p "$work/k" "$work/b"
+    dpkg-deb --fsys-tarfile "$work"/linux-image-*.deb | tar -x -C "$work/k" ./boot
+    dpkg-deb -x "$work"/busybox-static_*.deb "$work/b"
+    local vmlinuz="" bb="" f
+    for f in "$work"/k/boot/vmlinu[xz]-*; do [ -f "$f" ] && vmlinuz=$f; done
+    for f in "$work"/b/bin/busybox "$work"/b/usr/bin/busybox; do [ -f "$f" ] && bb=$f; done
+    [ -n "$vmlinuz" ] && [ -n "$bb" ] || die "kernel or busybox missing in the $debarch packages"
+    cp "$work"/k/boot/config-* "$out/config" 2>/dev/null || true
+    cp "$bb" "$out/busybox.tmp" && chmod 755 "$out/busybox.tmp" && mv "$out/busybox.tmp" "$out/busybox"
+    cp "$vmlinuz" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+    echo "$(basename "$work"/linux-image-*.deb) $(basename "$work"/busybox-static_*.deb)" >"$out/kernel.txt"
+    # the package lists (50+ MB) are needed again only to fetch anew
+    rm -rf "$work" "$aptdir"
+}
+
+fetch x86_64  amd64   bookworm
+fetch aarch64 arm64   bookworm
+fetch riscv64 riscv64 trixie
+exit 0
