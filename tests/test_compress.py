@@ -245,3 +245,19 @@ def test_explicit_codec_without_stub_is_an_error(monkeypatch, sample_obj):
         run([sample_obj("hello.c")], LinkOptions(compress="lz"))
     lk = run([sample_obj("hello.c")], LinkOptions(compress="auto"))
     assert lk.compression["codec"] == "none" and lk.inner is None
+
+
+@pytest.mark.skipif(__import__("shutil").which("gdb") is None, reason="gdb not installed")
+def test_gdb_breaks_by_name_after_decompression(build_dir, sample_obj):
+    """The sidecar describes the program inside: a hardware breakpoint (a
+    software one's int3 would be overwritten by the stub) stops at its _start."""
+    exe = build_dir / "hello_gdb"
+    debug = build_dir / "hello_gdb.debug"
+    proc = run_tinyelf("pack", sample_obj("hello.c"), "-o", exe, "--compress=lz",
+                       "--debug-sidecar", debug)
+    assert proc.returncode == 0, proc.stderr
+    cmd = ["gdb", "-batch", "-nx", "-ex", f"symbol-file {debug}", "-ex", "starti",
+           "-ex", "hbreak _start", "-ex", "continue", "-ex", "x/i $pc", "--args", str(exe)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    assert "Breakpoint 1, " in out and "in _start ()" in out, out
+    assert "=> 0x" in out and "<_start>:\tmov" in out, out      # the decompressed code
