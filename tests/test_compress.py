@@ -261,3 +261,17 @@ def test_gdb_breaks_by_name_after_decompression(build_dir, sample_obj):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     assert "Breakpoint 1, " in out and "in _start ()" in out, out
     assert "=> 0x" in out and "<_start>:\tmov" in out, out      # the decompressed code
+
+
+@pytest.mark.parametrize("codec", ["lz", "cm"])
+def test_wx_leaves_no_mapping_writable_and_executable(build_dir, codec):
+    src = ROOT / "tests" / "data" / "maps.c"
+    exe = build_dir / f"maps.{codec}"
+    proc = run_tinyelf("build", src, "-o", exe, f"--compress={codec}", "--wx")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""                                   # no RWX warning
+    out, status = run_exe(exe, as_nobody=True)
+    maps = out.decode().splitlines()
+    assert status == 0 and maps
+    assert not [m for m in maps if "w" in m.split()[1] and "x" in m.split()[1]], maps
+    assert any(m.split()[1] == "r-xp" and int(m.split("-")[0], 16) >= 0x400000 for m in maps)

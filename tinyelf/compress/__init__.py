@@ -137,21 +137,28 @@ def pack(inner, image: dict, codec: str, options, run_passes):
     payload = _compressed(codec, data)
     code, relocs = arch.decompressor(codec, options.wx)
     text_lo, text_hi = image["text"]
+    reserve = image["start"] // page * page
     absolutes = {"__dest": image["start"], "__entry": image["entry"],
                  "__end": image["start"] + len(data), "__table": table,
-                 "__text": text_lo, "__text_len": text_hi - text_lo}
+                 "__text": text_lo, "__text_len": text_hi - text_lo,
+                 "__reserve": reserve, "__reserve_len": mem_end - reserve}
     symbols = [("_start", ".text.unpack", 0, STB_GLOBAL, STT_FUNC, len(code)),
                ("__payload", ".rodata.payload", 0, STB_GLOBAL, STT_OBJECT, len(payload))]
     symbols += [(n, None, v, STB_GLOBAL, STT_NOTYPE, 0) for n, v in absolutes.items()]
-    reserve = mem_end - OUTER_BASE
-    obj = make_object(f"<{codec} decompressor>", [
-        {"name": ".text.unpack", "flags": TEXT, "data": code, "relocs": relocs},
-        {"name": ".rodata.payload", "flags": RODATA, "data": payload},
-        {"name": ".bss.program", "flags": DATA, "nobits": True, "size": reserve, "align": 1},
-    ], symbols)
+    sections = [{"name": ".text.unpack", "flags": TEXT, "data": code, "relocs": relocs},
+                {"name": ".rodata.payload", "flags": RODATA, "data": payload}]
+    if not options.wx:
+        # one RWX segment whose bss covers the program's memory and the tables
+        sections.append({"name": ".bss.program", "flags": DATA, "nobits": True,
+                         "size": mem_end - OUTER_BASE, "align": 1})
+    # --wx: the file is one R+X segment without bss (the kernel maps bss
+    # writable whatever p_flags says); the stub maps the program's memory
+    # read+write itself (enter_wx), then makes its code R+X (exit_wx)
+    obj = make_object(f"<{codec} decompressor>", sections, symbols)
     outer_opts = LinkOptions(entry="_start", base=OUTER_BASE, gc_sections=False, arch=options.arch,
-                             lief=False, layout=options.layout, wx=options.wx, holes=options.holes,
-                             split_code=options.split_code, trim_zeros=options.trim_zeros)
+                             lief=False, layout=options.layout, holes=options.holes,
+                             split_code=options.split_code,
+                             trim_zeros=options.trim_zeros and not options.wx)
     outer = run_passes([obj], outer_opts)
     lay = outer.layout
     file_end = max(s.vaddr + s.filesz for s in lay.segments)
@@ -159,7 +166,7 @@ def pack(inner, image: dict, codec: str, options, run_passes):
         raise LinkError(f"--compress={codec}: the program at {image['start']:#x} collides "
                         f"with the decompressor's file at {OUTER_BASE:#x}-{file_end:#x} "
                         "(link it higher with --base)")
-    if lay.mem_end < mem_end:   # pragma: no cover - the bss was sized to reach it
+    if not options.wx and lay.mem_end < mem_end:   # pragma: no cover - sized to reach it
         raise AssertionError("outer bss does not reach the program's end")
     outer.inner = inner
     outer.compression = {"codec": codec, "stub": len(code), "payload": len(payload),

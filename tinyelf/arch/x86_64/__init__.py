@@ -176,16 +176,20 @@ class X86_64(Arch):
         return None
 
     def decompressor(self, codec: str, wx: bool):
-        """unlz.asm / uncm.asm followed by exit.asm or exit_wx.asm (stored bytes, stubs/built.py)."""
+        """unlz.asm / uncm.asm followed by exit.asm; with --wx enter_wx.asm,
+        the decoder, exit_wx.asm (stored bytes, stubs/built.py)."""
         from .stubs import stored
         from .stubs.built import STUBS
         name = {"lz": "unlz", "cm": "uncm"}.get(codec)
         if name not in STUBS:
             return None
-        code, relocs = stored(name)
-        tail, tail_relocs = stored("exit_wx" if wx else "exit")
-        relocs += [(off + len(code), t, sym, a) for off, t, sym, a in tail_relocs]
-        return code + tail, relocs
+        parts = (["enter_wx", name, "exit_wx"] if wx else [name, "exit"])
+        code, relocs = b"", []
+        for part in parts:
+            more, more_relocs = stored(part)
+            relocs += [(off + len(code), t, sym, a) for off, t, sym, a in more_relocs]
+            code += more
+        return code, relocs
 
     def split_jump_target(self, read, addr: int):
         """``jmp rel8`` (eb) or ``jmp rel32`` (e9) at ``addr``: its target."""

@@ -8,13 +8,14 @@ source, regenerate with ``python -m tinyelf.arch.x86_64.stubs``.
 
 A stub is ``(code, relocs)``: ``relocs`` = [(offset, type, symbol, addend)]
 naming the symbols the compression step defines (``__payload``, ``__dest``,
-``__entry``, ``__end``, ``__table``, ``__text``, ``__text_len``).
+``__entry``, ``__end``, ``__table``, ``__text``, ``__text_len``,
+``__reserve``, ``__reserve_len``).
 """
 from __future__ import annotations
 
 import os
 
-NAMES = ("unlz", "uncm", "exit", "exit_wx")
+NAMES = ("unlz", "uncm", "exit", "enter_wx", "exit_wx")
 HERE = os.path.dirname(__file__)
 
 
