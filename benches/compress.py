@@ -108,7 +108,7 @@ def tinyelf(*args):
 
 
 def run(path, argv=(), stdin=b"", shell=False):
-    cmd = (["sh"] if shell else []) + [str(path), *argv]   # the dropper has no #! line: sh runs it
+    cmd = (["bash"] if shell else []) + [str(path), *argv]   # no #! line; it needs bash's $_
     r = subprocess.run(cmd, input=stdin, capture_output=True, timeout=30)
     return r.stdout, r.returncode
 
