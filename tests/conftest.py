@@ -72,3 +72,18 @@ def sample_obj(build_dir):
 
 requires_rustc = pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc not installed")
 requires_ld = pytest.mark.skipif(shutil.which("ld") is None, reason="GNU ld not installed")
+
+
+def layout_specs(arch=None):
+    """Every header layout tinyelf has for ``arch`` (an arch name; default:
+    the machine the tests run on, which the samples are compiled for), from
+    the registry, largest header first; tests take layout names from here,
+    never from a list of their own."""
+    from tinyelf import arch as archmod
+    from tinyelf.linker import layouts
+    return list(layouts.for_arch(archmod.get(arch) if arch else archmod.host()))
+
+
+def layout_names(auto: bool = True, arch=None) -> list:
+    """``--layout`` values: "auto" (when ``auto``) and every layout of ``arch``."""
+    return (["auto"] if auto else []) + [spec.name for spec in layout_specs(arch)]

@@ -22,7 +22,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [HERE, os.path.join(HERE, "corpus")]
 
-LAYOUTS = ("auto", "strict", "overlap112", "overlap104", "overlap80", "dyn68")
+
+def _layouts():
+    from tinyelf import arch                      # the registry: every layout there is
+    from tinyelf.linker.layouts import for_arch
+    return ("auto",) + tuple(l.name for l in for_arch(arch.host()))
+
+
+LAYOUTS = _layouts()
 SAMPLES = ("hello.rs", "exit.rs", "hello.c", "main.c", "prodfactors.rs", "echo.rs",
            "rot13.rs", "wc.c", "hello.asm")
 #: position-independent builds too: they reach the layouts that load above 4 GiB

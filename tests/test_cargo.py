@@ -13,17 +13,20 @@ from test_rust_samples import tinyelf_ld
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo not installed")
 
 
-def cargo_build(project, tmp_path, build_dir, profile, crate):
+def cargo_build(project, tmp_path, build_dir, profile, crate, env=None, stderr=None):
     """`cargo build` in ``project`` with this environment's tinyelf-ld first on
     PATH (cargo finds the linker named in .cargo/config.toml there); return a
-    copy of the binary that the unprivileged user can run."""
+    copy of the binary that the unprivileged user can run (``stderr``: a
+    list that gets cargo's stderr)."""
     ld_dir = os.path.dirname(tinyelf_ld(tmp_path))
     env = dict(os.environ, PATH=ld_dir + os.pathsep + os.environ.get("PATH", ""),
-               CARGO_TARGET_DIR=str(tmp_path / "target"))
+               CARGO_TARGET_DIR=str(tmp_path / "target"), **(env or {}))
     env.pop("RUSTFLAGS", None)
     args = ["cargo", "build", "--offline", "--quiet"] + (["--release"] if profile == "release" else [])
     proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    if stderr is not None:
+        stderr.append(proc.stderr)
     exe = tmp_path / "target" / ("release" if profile == "release" else "debug") / crate
     out = build_dir / f"cargo-{crate}-{profile}"
     shutil.copy(exe, out)
@@ -35,7 +38,31 @@ def test_cargo_build(tmp_path, build_dir, profile):
     project = tmp_path / "cargo-hello"
     shutil.copytree(SAMPLES / "cargo-hello", project)
     out = cargo_build(project, tmp_path, build_dir, profile, "cargo-hello")
-    assert run_exe(out, as_nobody=True) == (b"Hello from cargo!\n", 0)
+    assert run_exe(out, as_nobody=True) == (b"Hello, world!\n", 0)
+    assert run_exe(out, "Ada", "Linus", as_nobody=True) == (b"Hello, Ada!\nHello, Linus!\n", 2)
+    if profile == "release":     # the size the README's quick start shows
+        from test_readme import readme_cargo_size
+        assert out.stat().st_size == readme_cargo_size()
+
+
+def test_cargo_report(tmp_path, build_dir):
+    """TINYELF_REPORT=1: the size report on tinyelf-ld's stderr, which rustc
+    passes on as a warning (the quick start's Cargo.toml sets the
+    linker_messages lint to warn); TINYELF_REPORT=FILE.json writes JSON."""
+    import json
+    project = tmp_path / "cargo-hello"
+    shutil.copytree(SAMPLES / "cargo-hello", project)
+    rep = tmp_path / "report.json"
+    err = []
+    out = cargo_build(project, tmp_path, build_dir, "release", "cargo-hello",
+                      env={"TINYELF_REPORT": "1"}, stderr=err)
+    size = out.stat().st_size
+    assert f"tinyelf: report: {size} bytes, layout" in err[0]
+    assert "kernel maps" in err[0]
+    (project / "src" / "main.rs").touch()
+    cargo_build(project, tmp_path, build_dir, "release", "cargo-hello",
+                env={"TINYELF_REPORT": str(rep)})
+    assert json.loads(rep.read_text())["file"] == size
 
 
 UTIL_LIB = """#![no_std]

@@ -9,10 +9,7 @@ stdout and exit status must be identical (tinyelf's also as an ordinary
 user).  Must-reject variants (constructors, TLS) must fail with a clear
 ``tinyelf: error:`` and no output, never link with those parts dropped.
 
-Archives: while tinyelf cannot read archives (tinyelf.elf.archive, branch rust),
-libsupport.a's two members are passed as plain objects (section garbage
-collection drops what a program does not use), and variants that need their
-own archive or Rust's libcore rlib are skipped with that reason.
+tinyelf gets exactly the inputs ld gets, archives and Rust rlibs included.
 
 Run just this file: ``python -m pytest -q tests/test_differential.py``;
 ``python tests/test_differential.py [NAME...]`` prints a table instead.
@@ -21,7 +18,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
-import importlib.util
 import os
 import subprocess
 import sys
@@ -39,36 +35,9 @@ sys.path.insert(0, str(HERE))
 import corpus  # noqa: E402
 from conftest import nobody_prefix  # noqa: E402
 
-HAVE_ARCHIVES = importlib.util.find_spec("tinyelf.elf.archive") is not None
-NO_ARCHIVES = ("tinyelf has no archive reader yet (tinyelf.elf.archive, branch rust); "
-               "this variant links {what}")
-
 #: what each must-reject program must be refused for
 REJECT_REASONS = {"ctor": "constructors", "cxx_ctors": "constructors",
                   "tls": "thread-local storage"}
-
-
-def skip_reason(variant) -> str | None:
-    if HAVE_ARCHIVES:
-        return None
-    if variant.compiler == "rustc":
-        return NO_ARCHIVES.format(what="Rust's libcore and libcompiler_builtins rlibs")
-    if variant.archive_members:
-        return NO_ARCHIVES.format(what=f"its own lib{variant.program}.a")
-    return None
-
-
-def tinyelf_inputs(objs, archives):
-    """The inputs tinyelf gets: the same as ld's, except that without archive
-    support libsupport.a is replaced by its member objects."""
-    if HAVE_ARCHIVES:
-        return list(objs) + list(archives)
-    members = []
-    for a in archives:
-        assert os.path.basename(a) == "libsupport.a", a   # skip_reason() ruled out others
-        d = os.path.dirname(a)
-        members += [os.path.join(d, m) for m in ("io.o", "mem.o") if os.path.exists(os.path.join(d, m))]
-    return list(objs) + members
 
 
 def run_variant(exe, variant, as_nobody=False, timeout=20):
@@ -91,7 +60,6 @@ def run_variant(exe, variant, as_nobody=False, timeout=20):
 @dataclass
 class Outcome:
     variant: object
-    skipped: str | None = None
     build_error: str | None = None
     ld: tuple | None = None          # (stdout, status)
     tinyelf: tuple | None = None
@@ -110,9 +78,6 @@ def _tinyelf_cli(inputs, out):
 
 def check(variant, workdir) -> Outcome:
     res = Outcome(variant)
-    res.skipped = skip_reason(variant)
-    if res.skipped:
-        return res
     vdir = os.path.join(workdir, variant.name)
     try:
         objs, archives = corpus.build_objects(variant, vdir, os.path.join(workdir, "_support"))
@@ -120,7 +85,7 @@ def check(variant, workdir) -> Outcome:
         res.build_error = str(exc)
         return res
     res.objs, res.archives = tuple(objs), tuple(archives)
-    inputs = tinyelf_inputs(objs, archives)
+    inputs = list(objs) + list(archives)
     tout = os.path.join(vdir, "prog.tinyelf")
     if variant.reject:
         proc = _tinyelf_cli(inputs, tout)
@@ -173,8 +138,6 @@ def test_corpus_is_big_enough():
 @pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if not v.reject])
 def test_same_behaviour_as_gnu_ld(outcomes, name):
     r = outcomes[name]
-    if r.skipped:
-        pytest.skip(r.skipped)
     assert r.build_error is None, r.build_error
     assert r.tinyelf_error is None, f"tinyelf refused what GNU ld links: {r.tinyelf_error}"
     assert r.tinyelf == r.ld, f"tinyelf {r.tinyelf!r} != GNU ld {r.ld!r}"
@@ -189,8 +152,6 @@ def test_same_behaviour_as_gnu_ld(outcomes, name):
 @pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if v.reject])
 def test_must_reject(outcomes, name):
     r = outcomes[name]
-    if r.skipped:
-        pytest.skip(r.skipped)
     assert r.build_error is None, r.build_error
     assert r.tinyelf_rc == 1, r.tinyelf_error
     lines = r.tinyelf_error.splitlines()
@@ -254,9 +215,7 @@ def main(argv):
     bad = 0
     print(f"{'variant':30} {'result':8} {'ld':>7} {'tinyelf':>7}  note")
     for name, r in res.items():
-        if r.skipped:
-            status, note = "skip", r.skipped
-        elif r.build_error:
+        if r.build_error:
             status, note = "ERROR", r.build_error.splitlines()[0]
         elif r.variant.reject:
             ok = r.tinyelf_rc == 1 and REJECT_REASONS[r.variant.program] in (r.tinyelf_error or "")

@@ -27,9 +27,6 @@ import tinyelf  # noqa: E402
 SEEDS = fuzzrun.load_seeds(archives=True)
 ELF_SEEDS = [s for s in SEEDS if not any(d.startswith(b"!<arch>") for _, d in s[1])]
 AR_SEEDS = [s for s in SEEDS if s not in ELF_SEEDS]
-needs_archives = pytest.mark.skipif(not fuzzrun.have_archive_support(),
-                                    reason="tinyelf has no archive reader yet (tinyelf.elf.archive, "
-                                           "branch rust): archive inputs are not fuzzed")
 
 
 def test_seeds_link_and_run(tmp_path):
@@ -91,7 +88,6 @@ def test_supervised_in_process_run():
     assert any(r["rc"] == 0 for r in results) and any(r["rc"] == 1 for r in results)
 
 
-@needs_archives
 def test_supervised_archive_run():
     seeds = fuzzrun.load_seeds(archives=True)
     assert any(label == "archive" for label, _ in seeds)
@@ -120,8 +116,6 @@ def test_crasher_regression(case, tmp_path, request):
     if open_bug:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=open_bug[0]))
     files = [(p.name, p.read_bytes()) for p in sorted(d.iterdir()) if p.name != "README"]
-    if any(data.startswith(b"!<arch>") for _, data in files) and not fuzzrun.have_archive_support():
-        pytest.skip("archive input; tinyelf has no archive reader yet")
     problem, _dt = fuzzrun.run_cli(files, tmp_path, timeout=10)
     assert problem is None
     # the README may name the message the fix gives

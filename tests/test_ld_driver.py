@@ -89,7 +89,10 @@ def test_refused(arg, words):
 def test_all_problems_reported_together():
     with pytest.raises(UsageError) as info:
         ld_driver.parse(["a.o", "-lc", "-Wl,--frob", "-lm"])
-    assert len(info.value.messages) == 3
+    # the C runtime libraries are one problem, answered once
+    assert len(info.value.messages) == 2
+    assert sum("-lc -lm: tinyelf makes static syscall-only" in m
+               for m in info.value.messages) == 1
 
 
 def test_no_inputs():
@@ -264,6 +267,7 @@ def test_pack_undefined_and_require_defined(tmp_path):
     assert data == out.read_bytes()
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize("arg", ["-Wl,--compress=lz", "--compress=lz", "-Wl,--compress"])
 def test_compress_as_a_link_arg(tmp_path, arg):
     """cargo passes tinyelf's --compress as -C link-arg=...: the output is compressed and runs."""
@@ -275,3 +279,83 @@ def test_compress_as_a_link_arg(tmp_path, arg):
     assert recognise(out.read_bytes()) is not None or arg == "-Wl,--compress"
     assert run_exe(out, as_nobody=True) == (b"", 0x23)
     assert "unknown codec" in run_ld(obj, "--compress=zip", "-o", out).stderr
+=======
+# ---- the option table, std link lines, the report for cargo users ----------
+
+def test_std_link_line_is_answered_once(tmp_path):
+    """What rustc 1.95 passes for a program that uses std (cargo new)."""
+    std = [f"{SYSROOT_LIB}/lib{c}-0123456789abcdef.rlib" for c in ("std", "core", "alloc")]
+    argv = ["/tmp/rustcX/symbols.o", "main.rcgu.o", "--as-needed", "-Bstatic", *std,
+            "-Bdynamic", "-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc",
+            "-L", SYSROOT_LIB, "-o", tmp_path / "x", "--gc-sections", "-pie"]
+    proc = run_ld(*argv)
+    assert proc.returncode == 1 and not (tmp_path / "x").exists()
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "uses Rust's std (rustc passed libstd-0123456789abcdef.rlib)" in lines[0]
+    assert "#![no_std] #![no_main]" in lines[0]
+
+
+@pytest.mark.parametrize("arg, near", [("--reprot", "--report"), ("-Wl,--gc-section", "--gc-sections"),
+                                       ("-Wl,--requiredefined=x", "--require-defined")])
+def test_unknown_option_suggests_the_nearest(tmp_path, arg, near):
+    proc = run_ld("a.o", arg, "-o", tmp_path / "x")
+    assert proc.returncode == 1
+    assert proc.stderr.count("tinyelf: error:") == 1
+    assert f"did you mean {near}? (see 'tinyelf-ld --help')" in proc.stderr
+
+
+def test_help_lists_tinyelf_options():
+    proc = run_ld("--help")
+    assert proc.returncode == 0
+    for word in ("--report[=FILE]", "TINYELF_REPORT", "-W linker-messages", "--json"):
+        assert word in proc.stdout
+
+
+def run_ld_env(*args, env=None):
+    import os
+    return subprocess.run([sys.executable, "-m", "tinyelf.tools.ld_driver", *map(str, args)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=dict(os.environ, **(env or {})))
+
+
+@requires_as
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_report_on_stderr(tmp_path, how):
+    obj = assemble(".globl _start\n_start:\n" + EXIT_OK, tmp_path / "prog.o")
+    out = tmp_path / "prog"
+    if how == "flag":
+        proc = run_ld_env(obj, "-Wl,--report", "-o", out)
+    else:
+        proc = run_ld_env(obj, "-o", out, env={"TINYELF_REPORT": "1"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines and all(l.startswith("tinyelf: report: ") for l in lines)
+    assert f"{out.stat().st_size} bytes, layout" in lines[0]
+    assert run_exe(out, as_nobody=True) == (b"", 0)
+
+
+@requires_as
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_report_to_a_json_file(tmp_path, how):
+    import json
+    obj = assemble(".globl _start\n_start:\n" + EXIT_OK, tmp_path / "prog.o")
+    out, rep = tmp_path / "prog", tmp_path / "report.json"
+    if how == "flag":
+        proc = run_ld_env(obj, f"--report={rep}", "-o", out)
+    else:
+        proc = run_ld_env(obj, "-o", out, env={"TINYELF_REPORT": str(rep)})
+    assert proc.returncode == 0 and proc.stderr == ""
+    data = json.loads(rep.read_text())
+    assert data["file"] == out.stat().st_size and data["segments"]
+
+
+@requires_as
+def test_report_never_fails_the_link(tmp_path):
+    obj = assemble(".globl _start\n_start:\n" + EXIT_OK, tmp_path / "prog.o")
+    out = tmp_path / "prog"
+    proc = run_ld_env(obj, "-o", out, env={"TINYELF_REPORT": str(tmp_path / "no" / "dir.txt")})
+    assert proc.returncode == 0
+    assert proc.stderr.startswith("tinyelf: warning: no report written (")
+    assert run_exe(out)[1] == 0
+>>>>>>> main

@@ -68,22 +68,66 @@ def test_no_main_no_start_still_says_what_to_do(build_dir):
     assert "entry symbol _start is not defined" in proc.stderr
 
 
-def test_stub_source_lives_in_the_arch_module():
+@pytest.mark.parametrize("arch_name", __import__("tinyelf.arch").arch.names())
+def test_every_arch_stub_defines_start_and_calls_main(arch_name):
+    """The stub pass adds the arch's own stub: an object defining _start
+    that refers to main (every registered arch that declares a stub)."""
     from tinyelf import arch
-    a = arch.get("x86_64")
-    assert "call main" in a.start_stub and "_start:" in a.start_stub
+    from tinyelf.elf.defs import STB_GLOBAL, STT_FUNC
+    from tinyelf.elf.synth import TEXT, make_object
+    from tinyelf.linker.model import Link, LinkOptions
+    from tinyelf.linker.stub import STUB_NAME, add_start_stub
+    a = arch.get(arch_name)
+    if not getattr(a, "start_stub", None):
+        pytest.skip(f"{arch_name} declares no start stub")
+    main = make_object("m.o", [{"name": ".text.main", "flags": TEXT, "data": b"\0" * 4}],
+                       [("main", ".text.main", 0, STB_GLOBAL, STT_FUNC, 4)])
+    lk = add_start_stub(Link(options=LinkOptions(arch=arch_name), arch=a, objects=[main]))
+    (stub,) = [o for o in lk.objects if o.name == STUB_NAME]
+    defined = {s.name for s in stub.symbols if not s.is_undefined and not s.is_local}
+    undefined = {s.name for s in stub.symbols if s.is_undefined and s.name}
+    assert "_start" in defined and "main" in undefined
 
 
-def _need_archives():
-    import importlib.util
-    if importlib.util.find_spec("tinyelf.elf.archive") is None:
-        pytest.skip("this tinyelf does not read archives yet")
-    if shutil.which("ar") is None:
-        pytest.skip("ar not installed")
+EXIT_77_STUB = """
+section .text._start
+global _start
+extern main
+_start:
+    mov edi, dword [rsp]
+    lea rsi, [rsp + 8]
+    and rsp, -16
+    call main
+    mov edi, 77
+    mov eax, 60
+    syscall
+"""
 
 
+def test_the_stub_comes_from_the_arch_object(sample_obj, build_dir, monkeypatch):
+    """Give the registered x86-64 arch object another stub (one that exits
+    with 77 whatever main returns): the linked program runs it."""
+    from tinyelf import arch
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
+    from tinyelf.tools.output import write_atomic
+    monkeypatch.setattr(arch.get("x86_64"), "start_stub", EXIT_77_STUB)
+    lk = run([sample_obj("main.c")], LinkOptions())
+    exe = build_dir / "main_stub77"
+    write_atomic(exe, lk.output)
+    assert run_exe(exe, "a") == (b"1\n", 77)
+    monkeypatch.undo()
+    lk = run([sample_obj("main.c")], LinkOptions())
+    exe = build_dir / "main_stub_default"
+    write_atomic(exe, lk.output)
+    assert run_exe(exe, "a") == (b"1\n", 3)
+
+
+requires_ar = pytest.mark.skipif(shutil.which("ar") is None, reason="ar (binutils) not installed")
+
+
+@requires_ar
 def test_main_from_an_archive_gets_the_stub(sample_obj, build_dir):
-    _need_archives()
     lib = build_dir / "libmainonly.a"
     subprocess.run(["ar", "rcs", str(lib), str(sample_obj("main.c"))], check=True)
     exe = build_dir / "main_from_ar"
@@ -92,9 +136,9 @@ def test_main_from_an_archive_gets_the_stub(sample_obj, build_dir):
     assert run_exe(exe, "x") == (b"1\n", 3)
 
 
+@requires_ar
 def test_start_in_an_archive_means_no_stub(sample_obj, build_dir):
     """The stub must not pull (or shadow) an archive's _start."""
-    _need_archives()
     from tinyelf.linker.driver import run
     from tinyelf.linker.model import LinkOptions
     lib = build_dir / "libstart.a"

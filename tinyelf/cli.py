@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from .errors import TinyElfError
@@ -27,7 +28,39 @@ RAW = ("cargo",)
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 1, like every other error
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2))
+            message += did_you_mean(m.group(1), choices)
         raise _UsageExit(f"{message} (see '{self.prog} --help')")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but an unknown option is answered by the
+        subcommand's parser: the nearest real option and its --help."""
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = self._subcommand_parser(ns) or self
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            options = [o for o in extras if o.startswith("-")]
+            if options:
+                message += did_you_mean(options[0].split("=", 1)[0],
+                                        list(parser._option_string_actions))
+            raise _UsageExit(f"{message} (see '{parser.prog} --help')")
+        return ns
+
+    def _subcommand_parser(self, ns):
+        for action in self._subparsers._group_actions if self._subparsers else ():
+            chosen = getattr(ns, action.dest, None)
+            if chosen in getattr(action, "choices", {}):
+                return action.choices[chosen]
+        return None
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """``"; did you mean --report?"`` for the nearest candidate, or ``""``."""
+    import difflib
+    near = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else ""
 
 
 class _UsageExit(Exception):

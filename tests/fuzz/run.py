@@ -53,17 +53,9 @@ sys.path.insert(0, ROOT)
 from mutate import make_case  # noqa: E402
 
 
-def have_archive_support() -> bool:
-    import importlib.util
-    return importlib.util.find_spec("tinyelf.elf.archive") is not None
-
-
-def load_seeds(archives: bool | None = None) -> list:
-    """[(label, [(file name, bytes), ...]), ...] from the seed directory.
-    Seed sets containing an archive are left out while tinyelf cannot read
-    archives (``archives=None``: decide by looking)."""
-    if archives is None:
-        archives = have_archive_support()
+def load_seeds(archives: bool = True) -> list:
+    """[(label, [(file name, bytes), ...]), ...] from the seed directory;
+    ``archives=False`` leaves out the seed sets that contain an archive."""
     out = []
     for label in sorted(os.listdir(SEEDS)):
         d = os.path.join(SEEDS, label)
@@ -241,10 +233,8 @@ def save_crasher(seeds, seed, i, problem):
     return d
 
 
-def fuzz(n, seed=1, jobs=1, slow=3.0, archives=None, progress=None):
+def fuzz(n, seed=1, jobs=1, slow=3.0, archives=True, progress=None):
     """Run ``n`` in-process cases; return (results, failures, seconds)."""
-    if archives is None:
-        archives = have_archive_support()
     t0 = time.time()
     results, failures = [], []
     if jobs <= 1:
@@ -284,7 +274,7 @@ def main(argv=None):
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--archives", dest="archives", action="store_true", default=None,
+    ap.add_argument("--archives", dest="archives", action="store_true", default=True,
                     help=argparse.SUPPRESS)
     ap.add_argument("--no-archives", dest="archives", action="store_false", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -293,9 +283,7 @@ def main(argv=None):
         return 0
 
     seeds = load_seeds(args.archives)
-    print(f"seeds: {', '.join(label for label, _ in seeds)}"
-          + ("" if have_archive_support() else "  (archive seeds skipped: tinyelf has no "
-             "archive reader yet)"))
+    print(f"seeds: {', '.join(label for label, _ in seeds)}")
     results, failures, secs = fuzz(args.n, args.seed, args.jobs, args.slow, args.archives,
                                    progress=max(1000, args.n // 20))
     times = sorted(r["t"] for r in results if r["t"] is not None)

@@ -106,6 +106,11 @@ class Arch:
         generic ones: those whose header bytes execute as this machine's code."""
         return ()
 
+    def trace_hints(self):
+        """What ``inspect`` needs to follow code from the entry (path ends,
+        branch targets, exit syscalls: see arch/x86_64/trace.py), or None."""
+        return None
+
     # ---- code: what the layout, the code splitter and function folding ask
     #: mnemonics after which execution never falls through
     terminators: frozenset = frozenset()

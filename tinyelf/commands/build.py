@@ -14,8 +14,8 @@ from .pack import add_link_options
 def register(sub):
     p = sub.add_parser(
         "build", help="compile a .rs, .c, .s, .S or .asm file and link it into a tiny executable",
-        description="Compile SOURCE with the flags that give the smallest code (see README, "
-        "'Compile flags') and link it with tinyelf.  Rust: no_std, panic=abort, opt-level=z, "
+        description="Compile SOURCE with the flags that give the smallest code (see docs/build.md) "
+        "and link it with tinyelf.  Rust: no_std, panic=abort, opt-level=z, "
         "LTO with rustc driving the link (core included); C: -Os, freestanding; with the "
         "default --layout auto both are compiled static and position-independent and the "
         "smaller output is kept; assembly: "

@@ -51,8 +51,11 @@ def entry_symbol(link: Link):
         hint = ""
         if link.options.entry == "_start" and "main" in link.globals and not link.globals["main"].is_undefined:
             hint = " (the inputs define main: add a _start that calls it)"
-        raise LinkError(f"entry symbol {link.options.entry} is not defined{hint}; "
-                        "define it or choose another with --entry SYM")
+        elif link.options.entry == "_start":
+            hint = (" (or define main instead: tinyelf then adds a _start that passes it "
+                    "argc and argv and exits with its return value)")
+        raise LinkError(f"entry symbol {link.options.entry} is not defined; define it{hint}, "
+                        "or choose another entry with --entry SYM")
     if sym.section is not None and sym.value > sym.section.size:
         raise LinkError(f"entry symbol {link.options.entry} has value {sym.value:#x}, past the end "
                         f"of its section {sym.section.where()} ({sym.section.size} bytes): "
@@ -130,11 +133,8 @@ def collect(link: Link) -> Link:
                     undefined.setdefault(t.name, []).append(f"{sec.where()}+{r_off:#x}")
 
     if undefined:
-        msgs = []
-        for name, refs in sorted(undefined.items()):
-            more = f" and {len(refs) - 3} more" if len(refs) > 3 else ""
-            msgs.append(f"undefined symbol: {name}, referenced from {', '.join(refs[:3])}{more}")
-        raise LinkError(*msgs)
+        from .advice import undefined_messages
+        raise LinkError(*undefined_messages(undefined))
 
     link.kept = sorted(kept, key=lambda s: (s.out_class, order[id(s.obj)], s.index))
     link.dropped = {s: "unreachable from the entry point" for s in all_secs if s not in kept}

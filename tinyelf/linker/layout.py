@@ -42,6 +42,15 @@ MAX_SPLIT = 512
 MAX_TRY_FIRST = 64
 
 
+#: the layout's word on segments both writable and executable (Layout.warnings;
+#: the report prints them)
+WX_WARNING = ("segment {i} is both writable and executable (RWX): a write to data could "
+              "become code; link with --wx to split code (R+X) and data (R+W) at the cost of "
+              "one program header")
+WX_FORCED = ("segment {i} is writable and executable: layout {layout} forces it (p_flags is "
+             "fixed by the header overlap); link with --wx (another layout) for W^X")
+
+
 def _align(x: int, a: int) -> int:
     return (x + a - 1) & -a if a > 1 else x
 
@@ -639,16 +648,10 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
         addr, off = plan.place[sec]
         sec.addr, sec.offset = addr, off
         sec.pieces = plan.pieces.get(sec)
-    warnings = []
-    for seg in plan.segments:
-        if seg.flags & PF_W and seg.flags & layoutsmod.PF_X:
-            if plan.spec.forces_wx(link.arch):
-                warnings.append(f"layout {plan.spec.name} maps its segment writable and "
-                                "executable whatever the program needs (p_flags is forced by "
-                                "the header overlap); for W^X leave it out and add --wx")
-            else:
-                warnings.append("a segment is both writable and executable (RWX); use --wx to "
-                                "split code and data (costs one program header)")
+    forced = plan.spec.forces_wx(link.arch)
+    warnings = [(WX_FORCED if forced and i == 0 else WX_WARNING).format(i=i, layout=plan.spec.name)
+                for i, seg in enumerate(plan.segments)
+                if seg.flags & PF_W and seg.flags & layoutsmod.PF_X]
     lay = Layout(base=plan.base, header_size=plan.header_end, segments=plan.segments,
                  entry=plan.entry, file_size=plan.file_size, mem_end=plan.mem_end, got=link.got,
                  name=plan.spec.name, phoff=plan.spec.phoff, holes=plan.holes,

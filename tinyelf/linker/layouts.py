@@ -13,7 +13,7 @@ A layout is a small object that declares
 * where the entry may be (``entry_offset``: overlap80 starts executing at
   file byte 1, inside the ELF magic);
 * which relocations it tolerates (``abs32_ok``: False when the base lies
-  above 4 GiB, so R_X86_64_32/32S/16/8 absolute fields cannot hold addresses;
+  above 4 GiB, so 32-bit (and narrower) absolute fields cannot hold addresses;
   ``pic_only``: the kernel chooses the load address (ET_DYN), so no value
   may depend on it: no absolute address of the image anywhere, no
   PC-relative reference to something outside it);

@@ -16,6 +16,11 @@ from ..errors import InputError
 from .model import Link, ObjectFile
 
 AR_MAGIC = b"!<arch>\n"
+
+#: source files ``tinyelf build`` compiles (``.asm`` is read directly; a
+#: ``.s`` that reads as Intel syntax too), and other languages' sources
+BUILD_SOURCES = (".c", ".rs", ".S")
+OTHER_SOURCES = (".cc", ".cpp", ".cxx", ".h", ".zig", ".go")
 THIN_AR_MAGIC = b"!<thin>\n"
 
 
@@ -52,6 +57,17 @@ def is_assembly(name: str, data: bytes) -> bool:
     return looks_like_assembly(data)
 
 
+def source_message(name: str) -> str:
+    """``pack`` (or ``tinyelf-ld``) was given a source file."""
+    if name.endswith(BUILD_SOURCES):
+        stem = os.path.splitext(os.path.basename(name))[0]
+        return (f"{name}: a source file, not an object: tinyelf pack links objects and "
+                f"archives; compile and link it in one step with "
+                f"`tinyelf build {name} -o {stem}`")
+    return (f"{name}: a source file, not an object: compile it to an object (.o) first; "
+            "tinyelf build compiles .rs, .c, .s, .S and .asm files")
+
+
 def read(link: Link, inputs) -> Link:
     """Read every input into the link model."""
     from ..elf import reader as lief_reader
@@ -65,6 +81,9 @@ def read(link: Link, inputs) -> Link:
             if data.startswith(AR_MAGIC) or data.startswith(THIN_AR_MAGIC):
                 from ..elf import archive
                 link.archives.append(archive.read_archive(name, data, link.options.lief))
+            elif name.endswith(BUILD_SOURCES + OTHER_SOURCES) and \
+                    not data.startswith(b"\x7fELF"):
+                raise InputError(source_message(name))
             elif is_assembly(name, data):
                 from .. import asm
                 link.objects.append(asm.read_asm_file(name, data, link.arch))

@@ -34,6 +34,7 @@ from ..elf.defs import (EHDR32, EHDR64, EHDR_FIELDS, ELFCLASS32, ELFMAG, EM_NAME
                       PT_LOAD, PT_NAMES, SHDR32, SHDR64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
                       SHT_NOBITS, SHT_SYMTAB, STT_FILE, STT_SECTION, SYM32, SYM64, fields)
 from ..errors import InputError
+from .kernelmap import PAGE, describe as describe_mapping, kernel_view
 
 ORIGINS = ("header", "overlap", "hole", "code", "rodata", "data", "other")
 ORIGIN_TEXT = {"header": "header", "overlap": "overlap (two owners)", "hole": "hole (unused)",
@@ -184,25 +185,51 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
     """Everything ``inspect`` shows, as plain data.
 
     ``symbols_from``: paths of link maps or ELF files with symbols; None
-    looks for ``name + '.map'`` and ``name + '.debug'``.
+    looks for ``name + '.map'`` and ``name + '.debug'``.  The phases: the
+    headers as the kernel reads them, what each PT_LOAD maps (:class:`_Maps`),
+    the header fields and who claims each byte, the symbols, the origin of
+    the program's own bytes (from sections, or traced from the entry point),
+    then every byte's origin, the regions and the segments.
     """
     data = bytes(data)
     bits, eh, ehf, ehs, phs, phf, phnames = _decode_header(data)
     size = len(data)
-    rep = {"file": name, "size": size, "bits": bits}
     machine = eh["e_machine"]
-    rep["kind"] = (f"{bits}-bit {EM_NAMES.get(machine, 'machine %d' % machine)} "
-                   f"{ET_NAMES.get(eh['e_type'], 'type %d' % eh['e_type'])}")
+    rep = {"file": name, "size": size, "bits": bits,
+           "kind": f"{bits}-bit {EM_NAMES.get(machine, 'machine %d' % machine)} "
+                   f"{ET_NAMES.get(eh['e_type'], 'type %d' % eh['e_type'])}"}
+    phdrs, notes = _program_headers(data, eh, ehs, phs, phnames)
+    loads = [p for p in phdrs if p["p_type"] == PT_LOAD]
+    maps = _Maps(loads, size)
     owners = [[] for _ in range(max(size, ehs.size))]
+    hdr_rows, ph_rows = _header_rows(data, eh, ehf, phdrs, phf, maps, owners)
+    syms, class_ranges, sources, secs = _symbols(data, name, bits, eh, symbols_from)
+    content, basis = _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners,
+                              class_ranges)
+    unloaded = _unloaded(secs, eh, size)
+    origins = _origins(owners, content, unloaded, size)
+    regions = _regions(origins, owners, content, unloaded, secs, maps, syms)
+    rep.update(notes=notes, elf_header=hdr_rows, program_headers=ph_rows,
+               segments=_segments(phdrs, size), entry=eh["e_entry"],
+               entry_offset=maps.addr_to_off(eh["e_entry"]), regions=regions,
+               shared=[r for r in regions if r["origin"] == "overlap"],
+               origins_basis=basis, symbol_sources=sources,
+               symbols=[{"address": a, "size": s, "name": n} for a, s, n in syms.items],
+               sections=[{"name": s["name"], "addr": s["addr"], "offset": s["offset"],
+                          "size": s["size"]} for s in secs if s["name"]])
+    rep["origins"] = origins
+    rep["_bytes"] = data
+    rep["disassembly"] = (_disassemble(data, machine, content, maps.off_to_addr, syms,
+                                       eh["e_entry"]) if disassemble else [])
+    return rep
 
-    def claim(lo, hi, what):
-        for i in range(lo, min(hi, len(owners))):
-            owners[i].append(what)
 
-    # program headers (kernel view: zero-padded past the end of the file)
+def _program_headers(data, eh, ehs, phs, phnames):
+    """The program headers as the kernel reads them (zero-padded past the
+    end of the file), and notes on what is unusual about them."""
+    size = len(data)
     phoff, phnum, phent = eh["e_phoff"], eh["e_phnum"], eh["e_phentsize"]
-    phdrs = []
-    notes = []
+    phdrs, notes = [], []
     if size < ehs.size:
         notes.append(f"the file is shorter than the ELF header ({size} of {ehs.size} bytes): "
                      "the kernel reads the missing bytes as zero")
@@ -214,7 +241,7 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
                      "the two share bytes")
     for k in range(nph):
         off = phoff + k * phs.size
-        if off >= max(size, 4096):
+        if off >= max(size, PAGE):
             break
         raw = data[off:off + phs.size]
         raw += bytes(phs.size - len(raw))
@@ -223,47 +250,61 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
             notes.append(f"program header {k} runs past the end of the file")
         vals["_offset"] = off
         phdrs.append(vals)
+    return phdrs, notes
 
-    entry = eh["e_entry"]
-    loads = [p for p in phdrs if p["p_type"] == PT_LOAD]
-    # what each PT_LOAD makes visible, the kernel's way: the file bytes it
-    # names, then the rest of their pages (mmap maps whole pages; only
-    # p_memsz > p_filesz zeroes the tail)
-    page = 4096
-    maps = []      # (file lo, file hi, address of file lo, p_flags)
-    for exact in (True, False):
-        for p in loads:
-            lo, hi = p["p_offset"], p["p_offset"] + p["p_filesz"]
-            if not exact:
-                lo = lo & -page
-                if p["p_memsz"] <= p["p_filesz"]:
-                    hi = (hi + page - 1) & -page
-            hi = min(hi, size)
-            if lo < hi:
-                maps.append((lo, hi, p["p_vaddr"] - (p["p_offset"] - lo), p["p_flags"]))
 
-    def addr_to_off(addr):
-        for lo, hi, va, _f in maps:
+class _Maps:
+    """What each PT_LOAD makes visible, the kernel's way: first the file
+    bytes the headers name, then the rest of their pages
+    (:func:`tinyelf.tools.kernelmap.kernel_view`: whole pages, and only
+    p_memsz > p_filesz zeroes the tail).  Converts file offsets and
+    addresses."""
+
+    def __init__(self, loads, size):
+        self.maps = []      # (file lo, file hi, address of file lo, p_flags)
+        for exact in (True, False):
+            for p in loads:
+                lo, hi = p["p_offset"], p["p_offset"] + p["p_filesz"]
+                if not exact:
+                    view = kernel_view(lo, p["p_vaddr"], p["p_filesz"], p["p_memsz"], size)
+                    lo, hi = view["file_start"], view["file_end"]
+                hi = min(hi, size)
+                if lo < hi:
+                    self.maps.append((lo, hi, p["p_vaddr"] - (p["p_offset"] - lo), p["p_flags"]))
+
+    def addr_to_off(self, addr):
+        for lo, hi, va, _f in self.maps:
             if va <= addr < va + (hi - lo):
                 return addr - va + lo
         return None
 
-    def off_to_addr(off):
-        for lo, hi, va, _f in maps:
+    def off_to_addr(self, off):
+        for lo, hi, va, _f in self.maps:
             if lo <= off < hi:
                 return off - lo + va
         return None
 
-    def flags_at(off):
-        return next((f for lo, hi, _va, f in maps if lo <= off < hi), None)
+    def flags_at(self, off):
+        return next((f for lo, hi, _va, f in self.maps if lo <= off < hi), None)
 
-    # header fields, with what they mean
+
+def _header_rows(data, eh, ehf, phdrs, phf, maps, owners):
+    """Every ELF and program header field with its value and meaning; each
+    field's bytes are claimed in ``owners``."""
+    def claim(lo, hi, what):
+        for i in range(lo, min(hi, len(owners))):
+            owners[i].append(what)
+
+    def field(off, fsize):
+        raw = (data[off:off + fsize] + bytes(fsize))[:fsize]
+        return raw, int.from_bytes(raw, "little")
+
     hdr_rows = []
     for fname, foff, fsize in ehf:
-        raw = (data[foff:foff + fsize] + bytes(fsize))[:fsize]
-        value = int.from_bytes(raw, "little")
+        raw, value = field(foff, fsize)
         hdr_rows.append({"field": fname, "offset": foff, "size": fsize, "value": value,
-                         "hex": raw.hex(" "), "meaning": _meaning(fname, value, raw, eh, addr_to_off),
+                         "hex": raw.hex(" "),
+                         "meaning": _meaning(fname, value, raw, eh, maps.addr_to_off),
                          "kernel_ignores": fname in KERNEL_IGNORES})
         claim(foff, foff + fsize, ("ehdr", fname))
     ph_rows = []
@@ -271,8 +312,7 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
         rows = []
         for fname, foff, fsize in phf:
             off = p["_offset"] + foff
-            raw = (data[off:off + fsize] + bytes(fsize))[:fsize]
-            value = int.from_bytes(raw, "little")
+            raw, value = field(off, fsize)
             dyn_align = fname == "p_align" and eh["e_type"] == ET_DYN
             rows.append({"field": fname, "offset": off, "size": fsize, "value": value,
                          "hex": raw.hex(" "),
@@ -280,8 +320,13 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
                          "kernel_ignores": fname in KERNEL_IGNORES and not dyn_align})
             claim(off, off + fsize, ("phdr", k, fname))
         ph_rows.append(rows)
+    return hdr_rows, ph_rows
 
-    # symbols and content classes
+
+def _symbols(data, name, bits, eh, symbols_from):
+    """Names for addresses and the ranges of code and data: from link maps
+    and sidecars (given, or found next to the file), and the file's own
+    section headers and symbol table."""
     sym_items, class_ranges, sources = [], [], []
     candidates = symbols_from
     if candidates is None:
@@ -297,57 +342,65 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
     if own_syms:
         sym_items += own_syms
         sources.append({"path": name, "kind": "own .symtab", "symbols": len(own_syms)})
-    if not class_ranges:
-        class_ranges = own_classes
-    syms = _Syms(sym_items)
+    return _Syms(sym_items), class_ranges or own_classes, sources, secs
 
-    content = [None] * size        # origin of the program's own bytes
+
+def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_ranges):
+    """The origin (code, rodata, data) of the program's own bytes, and on
+    what basis: the sections' ranges, or, with none, the code traced from
+    the entry point and what it points at."""
+    size, entry, machine = len(data), eh["e_entry"], eh["e_machine"]
+    content = [None] * size
     if class_ranges:
         for addr, sz, cls, _n in class_ranges:
             origin = _CLASS_ORIGIN.get(cls, "data")
             for a in range(addr, addr + sz):
-                o = addr_to_off(a)
+                o = maps.addr_to_off(a)
                 if o is not None and content[o] is None:
                     content[o] = origin
-        basis = "sections"
         # glue the layout added between pieces of split code (short jumps)
         # belongs to no section: what the entry point reaches is code too
-        traced, _refs = _trace_code(data, entry, machine, addr_to_off, off_to_addr)
+        traced, _refs = _trace_code(data, entry, machine, maps.addr_to_off, maps.off_to_addr)
         for o in traced:
             if content[o] is None:
                 content[o] = "code"
-    else:
-        # no sections anywhere: follow the code from the entry point (jumps,
-        # calls, branches; a syscall known to be exit ends a path), then
-        # call the rest of each loaded segment data
-        basis = "code traced from the entry point (no map, sidecar or section headers)"
-        traced, refs = _trace_code(data, entry, machine, addr_to_off, off_to_addr)
-        for o in traced:
-            content[o] = "code"
-        # what the code points at is data, up to the next code byte, the
-        # next pointed-at byte or a header field the kernel reads
-        checked = set()
-        for fname, foff, fsize in ehf:
+        return content, "sections"
+    # no sections anywhere: follow the code from the entry point (jumps,
+    # calls, branches; a syscall known to be exit ends a path), then call
+    # the rest of each loaded segment data
+    traced, refs = _trace_code(data, entry, machine, maps.addr_to_off, maps.off_to_addr)
+    for o in traced:
+        content[o] = "code"
+    # what the code points at is data, up to the next code byte, the next
+    # pointed-at byte or a header field the kernel reads
+    checked = set()
+    for fname, foff, fsize in ehf:
+        if fname not in KERNEL_IGNORES:
+            checked.update(range(foff, foff + fsize))
+    for p in phdrs:
+        for fname, foff, fsize in fields(phs, phnames):
             if fname not in KERNEL_IGNORES:
-                checked.update(range(foff, foff + fsize))
-        for p in phdrs:
-            for fname, foff, fsize in fields(phs, phnames):
-                if fname not in KERNEL_IGNORES:
-                    checked.update(range(p["_offset"] + foff, p["_offset"] + foff + fsize))
-        starts = sorted({addr_to_off(a) for a in refs} - {None})
-        for i, start in enumerate(starts):
-            stop = starts[i + 1] if i + 1 < len(starts) else size
-            f = flags_at(start)
-            kind = "data" if f is None or f & PF_W else "rodata"
-            o = start
-            while o < min(stop, size) and content[o] is None and o not in checked:
-                content[o] = kind
-                o += 1
-        for p in loads:      # the rest of what the segments name is data
-            lo, hi = p["p_offset"], min(p["p_offset"] + p["p_filesz"], size)
-            for o in range(lo, hi):
-                if content[o] is None and not owners[o]:
-                    content[o] = "data" if p["p_flags"] & PF_W else "rodata"
+                checked.update(range(p["_offset"] + foff, p["_offset"] + foff + fsize))
+    starts = sorted({maps.addr_to_off(a) for a in refs} - {None})
+    for i, start in enumerate(starts):
+        stop = starts[i + 1] if i + 1 < len(starts) else size
+        f = maps.flags_at(start)
+        kind = "data" if f is None or f & PF_W else "rodata"
+        o = start
+        while o < min(stop, size) and content[o] is None and o not in checked:
+            content[o] = kind
+            o += 1
+    for p in loads:      # the rest of what the segments name is data
+        lo, hi = p["p_offset"], min(p["p_offset"] + p["p_filesz"], size)
+        for o in range(lo, hi):
+            if content[o] is None and not owners[o]:
+                content[o] = "data" if p["p_flags"] & PF_W else "rodata"
+    return content, "code traced from the entry point (no map, sidecar or section headers)"
+
+
+def _unloaded(secs, eh, size):
+    """Which bytes are in the file but never loaded (non-alloc sections,
+    the section header table)."""
     unloaded = [False] * size
     for s in secs:
         if s["type"] != SHT_NOBITS and not s["flags"] & SHF_ALLOC and s["type"]:
@@ -357,8 +410,11 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
         sh_end = eh["e_shoff"] + eh["e_shnum"] * eh["e_shentsize"]
         for o in range(eh["e_shoff"], min(sh_end, size)):
             unloaded[o] = True
+    return unloaded
 
-    # origin of every byte
+
+def _origins(owners, content, unloaded, size):
+    """Every byte's origin (see the module docstring)."""
     origins = []
     for o in range(size):
         own = owners[o]
@@ -375,13 +431,17 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
             origins.append("other")
         else:
             origins.append("hole")
+    return origins
 
+
+def _regions(origins, owners, content, unloaded, secs, maps, syms):
+    """Runs of bytes with the same origin and the same owners."""
     def describe(o):
         parts = []
         for w in owners[o]:
             parts.append(f"ELF header {w[1]}" if w[0] == "ehdr" else f"program header {w[1]} {w[2]}")
         if content[o]:
-            a = off_to_addr(o)
+            a = maps.off_to_addr(o)
             nm = syms.name(a) if a is not None else None
             nm = nm.split("+0x")[0] if nm else None
             parts.append(ORIGIN_TEXT[content[o]] + (f" <{nm}>" if nm else ""))
@@ -392,7 +452,7 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
         return parts
 
     regions = []
-    for o in range(size):
+    for o in range(len(origins)):
         key = (origins[o], tuple(describe(o)))
         if regions and regions[-1]["_key"] == key and regions[-1]["end"] == o:
             regions[-1]["end"] = o + 1
@@ -401,29 +461,21 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
                             "owners": list(key[1])})
     for r in regions:
         del r["_key"]
+    return regions
 
-    shared = []
-    for r in regions:
-        if r["origin"] == "overlap":
-            shared.append(r)
 
+def _segments(phdrs, size):
+    """The program headers' numbers, and for PT_LOADs what the kernel maps."""
     segs = []
     for k, p in enumerate(phdrs):
-        segs.append({"index": k, "type": PT_NAMES.get(p["p_type"], f"{p['p_type']:#x}"),
-                     "flags": _flags(p["p_flags"]), "offset": p["p_offset"], "vaddr": p["p_vaddr"],
-                     "filesz": p["p_filesz"], "memsz": p["p_memsz"], "align": p["p_align"]})
-
-    rep.update(notes=notes, elf_header=hdr_rows, program_headers=ph_rows, segments=segs,
-               entry=entry, entry_offset=addr_to_off(entry), regions=regions, shared=shared,
-               origins_basis=basis, symbol_sources=sources,
-               symbols=[{"address": a, "size": s, "name": n} for a, s, n in syms.items],
-               sections=[{"name": s["name"], "addr": s["addr"], "offset": s["offset"],
-                          "size": s["size"]} for s in secs if s["name"]])
-    rep["origins"] = origins
-    rep["_bytes"] = data
-    rep["disassembly"] = (_disassemble(data, machine, content, off_to_addr, syms, entry)
-                          if disassemble else [])
-    return rep
+        seg = {"index": k, "type": PT_NAMES.get(p["p_type"], f"{p['p_type']:#x}"),
+               "flags": _flags(p["p_flags"]), "offset": p["p_offset"], "vaddr": p["p_vaddr"],
+               "filesz": p["p_filesz"], "memsz": p["p_memsz"], "align": p["p_align"]}
+        if p["p_type"] == PT_LOAD:
+            seg["kernel"] = kernel_view(p["p_offset"], p["p_vaddr"], p["p_filesz"],
+                                        p["p_memsz"], size)
+        segs.append(seg)
+    return segs
 
 
 def _meaning(fname, value, raw, eh, addr_to_off):
@@ -477,23 +529,13 @@ def _ph_meaning(fname, value, e_type=None):
     return ""
 
 
-_EXIT_SYSCALLS = (60, 231)
-_STOP = ("ret", "retf", "hlt", "ud2", "int3", "iret", "iretq", "sysret")
-#: conditional jumps taken when every arithmetic flag is clear, as the kernel
-#: starts a process (x86-64 RFLAGS = 0x202); the others fall through.  At the
-#: entry point only (dyn68's magic starts with 7f 45: jg, always taken there)
-_TAKEN_AT_START = frozenset({"jno", "jae", "jnb", "jnc", "jne", "jnz", "jns", "jnp", "jpo",
-                             "ja", "jnbe", "jge", "jnl", "jg", "jnle"})
-_FALLS_AT_START = frozenset({"jo", "jb", "jc", "jnae", "je", "jz", "js", "jp", "jpe", "jbe",
-                             "jna", "jl", "jnge", "jle", "jng"})
-
-
 def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     """File offsets of the bytes that instructions reachable from ``entry``
     occupy (recursive descent: branches and calls are followed, a path ends
     at ret/hlt/an unconditional or indirect jump/an exit syscall)."""
+    hints = _hints(machine)
     mode = _capstone_mode(machine)
-    if mode is None or addr_to_off(entry) is None:
+    if hints is None or mode is None or addr_to_off(entry) is None:
         return set(), set()
     import capstone
     md = capstone.Cs(*(getattr(capstone, n) for n in mode))
@@ -504,8 +546,7 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     count = 0
     while work and count < limit:
         addr = work.pop()
-        rax = None
-        pushed = None
+        state = hints.new_state()
         while addr not in seen and count < limit:
             off = addr_to_off(addr)
             if off is None:
@@ -516,60 +557,28 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
                 break
             count += 1
             code.update(range(off, off + ins.size))
-            m, ops = ins.mnemonic, ins.op_str
-            target = None
-            if ops.startswith("0x") and (m.startswith("j") or m.startswith("call") or m.startswith("loop")):
-                try:
-                    target = int(ops, 16)
-                except ValueError:
-                    target = None
+            m = ins.mnemonic
+            target = hints.branch_target(ins)
             if addr == entry and target is not None and \
-                    (m in _TAKEN_AT_START or m in _FALLS_AT_START):
+                    (m in hints.taken_at_start or m in hints.falls_at_start):
                 # the process's first instruction: the flags are known
-                if m in _TAKEN_AT_START:
-                    addr = target
-                else:
-                    addr += ins.size
+                addr = target if m in hints.taken_at_start else addr + ins.size
                 continue
             if target is not None:
                 work.append(target)
             else:
-                for ref in _addresses_in(ins):
-                    if addr_to_off(ref) is not None:
-                        refs.add(ref)
-            # just enough constant tracking to see exit(…) syscalls
-            if m == "mov" and ops.split(",")[0] in ("eax", "rax", "al") and ops.split(", ")[-1].startswith(("0x", "1", "2", "3", "4", "5", "6", "7", "8", "9")):
-                try:
-                    rax = int(ops.split(", ")[-1], 0)
-                except ValueError:
-                    rax = None
-            elif m == "push" and ops[:1].isdigit():
-                pushed = int(ops, 0)
-            elif m == "pop" and ops == "rax":
-                rax = pushed
-            elif m == "xor" and ops in ("eax, eax", "rax, rax"):
-                rax = 0
-            elif ops.startswith(("eax", "rax", "al", "ax")) and m not in ("cmp", "test", "push"):
-                rax = None
-            if m == "syscall" and rax in _EXIT_SYSCALLS:
-                break
-            if m in _STOP or m == "jmp" or (m.startswith("j") and target is None and m != "jmp"):
+                refs.update(r for r in hints.addresses_in(ins) if addr_to_off(r) is not None)
+            if hints.exits(state, ins) or hints.ends_path(ins, target):
                 break
             addr += ins.size
     return code, refs - set(seen)
 
 
-def _addresses_in(ins):
-    """Addresses an instruction names: rip-relative targets and immediates."""
-    import re
-    out = []
-    m = re.search(r"rip ([+-]) (0x[0-9a-f]+)", ins.op_str)
-    if m:
-        disp = int(m.group(2), 16) * (1 if m.group(1) == "+" else -1)
-        out.append(ins.address + ins.size + disp)
-    for m in re.finditer(r"(?<![\w+-])(0x[0-9a-f]{4,})\b", ins.op_str):
-        out.append(int(m.group(1), 16))
-    return out
+def _hints(machine: int):
+    """The arch's trace hints (``Arch.trace_hints``), or None."""
+    from .. import arch as archmod
+    a = archmod.for_machine(machine)
+    return a.trace_hints() if a else None
 
 
 def _capstone_mode(machine: int):
@@ -579,6 +588,7 @@ def _capstone_mode(machine: int):
 
 
 def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
+    hints = _hints(machine)
     mode = _capstone_mode(machine)
     if mode is None:
         return []
@@ -605,16 +615,10 @@ def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
             label = syms.name(ins.address, exact_only=True)
             target = None
             ops = ins.op_str
-            if ins.mnemonic.startswith(("j", "call", "loop")) and ops.startswith("0x"):
-                try:
-                    target = int(ops, 16)
-                except ValueError:
-                    target = None
-            elif "rip + 0x" in ops or "rip - 0x" in ops:
-                import re
-                m = re.search(r"rip ([+-]) (0x[0-9a-f]+)", ops)
-                disp = int(m.group(2), 16) * (1 if m.group(1) == "+" else -1)
-                target = ins.address + ins.size + disp
+            if hints is not None and hints.branch_target(ins) is not None:
+                target = hints.branch_target(ins)
+            elif hints is not None and hints.pc_relative(ins) is not None:
+                target = hints.pc_relative(ins)
             else:
                 import re
                 m = re.search(r"(?<![\w+-])(0x[0-9a-f]{4,})\b(?!\])", ops)
@@ -693,6 +697,8 @@ def render_text(rep: dict, color: bool = False) -> str:
         out.append(f"  [{s['index']}] {s['type']:<16} {s['flags']}  file {s['offset']:#x}..{s['offset'] + s['filesz']:#x}"
                    f"  memory {s['vaddr']:#x}..{s['vaddr'] + s['memsz']:#x}"
                    + (f"  (bss {s['memsz'] - s['filesz']} bytes)" if s["memsz"] > s["filesz"] else ""))
+        if "kernel" in s:
+            out.append(f"      {describe_mapping(s['kernel'], rep['size'])}")
     eo = rep["entry_offset"]
     out.append(f"  entry {rep['entry']:#x}" + (f" (file offset {eo:#x})" if eo is not None else " (outside every segment)"))
     out.append("")

@@ -14,7 +14,19 @@ like this one (rustc 1.95, a no_std bin, non-LTO build)::
 static executable.  :func:`parse` turns the arguments into a
 :class:`LdPlan` (inputs, output, :class:`LinkOptions`) and raises
 :class:`UsageError` / :class:`UnsupportedError` for what it cannot honour;
-:func:`main` runs the link and prints errors.
+:func:`main` runs the link and prints errors.  Every option is one row of
+``CC_OPTIONS`` (compiler-driver options) or ``LD_OPTIONS`` (linker options,
+bare or unwrapped from ``-Wl,`` / ``-Xlinker``): its spellings, whether it
+takes a value, and its handler; :class:`OptionTable` knows the spelling
+rules (``-e SYM``, ``--entry=SYM``, ``-eSYM``).  An unknown option is an
+error that names the nearest real spelling.
+
+The size report for cargo users: ``-C link-arg=--report`` (or
+``TINYELF_REPORT=1``) prints it on stderr, which rustc shows on success only
+with ``-W linker-messages`` (``[lints.rust] linker_messages = "warn"`` in
+Cargo.toml); ``--report=FILE`` / ``TINYELF_REPORT=FILE`` writes it to FILE
+(JSON for a ``.json`` name or with ``--json``).  A report never fails the
+build: a problem writing it is one ``tinyelf: warning:`` line.
 
 What happens to each option:
 
@@ -53,10 +65,12 @@ What happens to each option:
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
 from ..errors import TinyElfError, UnsupportedError, UsageError
+from ..linker.advice import STD_RUST, std_rlib
 from ..linker.model import LinkOptions
 
 PROG = "tinyelf-ld"
@@ -119,6 +133,10 @@ class LdPlan:
     map_file: str | None = None
     #: ``-M`` / ``--print-map``: print the link map on stdout
     print_map: bool = False
+    #: the size report: None, "-" (stderr) or a file (``--report[=FILE]``,
+    #: ``TINYELF_REPORT=1|FILE``); JSON with ``--json`` or a ``.json`` file
+    report: str | None = None
+    report_json: bool = False
 
 
 def _address(text: str, what: str) -> int:
@@ -189,215 +207,283 @@ def _find_library(spec: str, dirs) -> str | None:
     return None
 
 
+# ---- the option table --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Opt:
+    """One row of the option table: every spelling of one option.
+
+    ``names``: exact spellings (``-e``, ``--entry``); with ``value`` True the
+    value follows as the next argument or after ``=`` (``--entry=SYM``);
+    with ``value`` "optional" only after ``=``.  ``joined``: a short spelling
+    the value may be glued to (``-eSYM``).  ``prefixes``: spellings matched by
+    their start (``--build-id=...``).  ``handler(state, value, spelling)``
+    does what the option asks; None ignores it."""
+    names: tuple = ()
+    handler: object = None
+    value: object = False
+    joined: str = ""
+    prefixes: tuple = ()
+
+
+@dataclass
+class _State:
+    """What parsing has gathered so far."""
+    plan: LdPlan
+    #: (position in inputs, -l spec), resolved once every -L is known
+    libs: list = field(default_factory=list)
+
+
+def _set(attr):
+    """A handler that stores the value in ``plan.options.<attr>``."""
+    def handler(st, value, _a):
+        setattr(st.plan.options, attr, value)
+    return handler
+
+
+def _flag(attr, value):
+    """A handler that sets ``plan.options.<attr>`` to ``value``."""
+    def handler(st, _value, _a):
+        setattr(st.plan.options, attr, value)
+    return handler
+
+
+def _add(attr):
+    """A handler that appends the value to the tuple ``plan.options.<attr>``."""
+    def handler(st, value, _a):
+        setattr(st.plan.options, attr, getattr(st.plan.options, attr) + (value,))
+    return handler
+
+
+def _base(st, value, a):
+    st.plan.options.base = _address(value, a.split("=", 1)[0])
+
+
+def _output(st, value, _a):
+    st.plan.output = value
+
+
+def _map_file(st, value, _a):
+    st.plan.map_file = value
+
+
+def _print_map(st, _value, _a):
+    st.plan.print_map = True
+
+
+def _lib_dir(st, value, _a):
+    st.plan.lib_dirs.append(value)
+
+
+def _library(st, value, _a):
+    st.libs.append((len(st.plan.inputs), value))
+    st.plan.inputs.append(None)
+
+
+def _report(st, value, _a):
+    st.plan.report = value or "-"
+
+
+def _json(st, _value, _a):
+    st.plan.report_json = True
+    st.plan.report = st.plan.report or "-"
+
+
+def _compress(st, value, a):
+    from ..compress import CHOICES
+    codec = value or "auto"
+    if codec not in CHOICES:
+        raise UsageError(f"{a}: unknown codec (choose from {', '.join(CHOICES)})")
+    st.plan.options.compress = codec
+
+
+def _refuse(reason):
+    def handler(_st, _value, a):
+        raise UnsupportedError(f"{a}: {reason}")
+    return handler
+
+
+def _usage(reason):
+    def handler(_st, _value, a):
+        raise UsageError(f"{a}: {reason}")
+    return handler
+
+
+def _emulation(_st, value, a):
+    if value != "elf_x86_64":
+        raise UnsupportedError(f"-m {value}: tinyelf links x86-64 programs (elf_x86_64)")
+
+
+def _z(_st, kw, _a):
+    if kw in _IGNORED_Z or kw.startswith(_IGNORED_Z_PREFIX):
+        return
+    if kw == "execstack":
+        raise UnsupportedError("-z execstack: tinyelf's programs have no PT_GNU_STACK, "
+                               "so the x86-64 stack is never executable")
+    raise UsageError(f"unsupported linker option '-z {kw}'")
+
+
+_SHARED = (f"{STATIC_ONLY}; it cannot make shared libraries, dynamically linked programs "
+           "or export dynamic symbols")
+
+#: linker options: bare, or unwrapped from -Wl,... and -Xlinker
+LD_OPTIONS = (
+    Opt(names=tuple(_IGNORED_LD), prefixes=_IGNORED_LD_PREFIX),
+    Opt(names=tuple(_IGNORED_LD_WITH_VALUE), value=True),
+    Opt(("-z",), _z, value=True, joined="-z"),
+    Opt(("-e", "--entry"), _set("entry"), value=True, joined="-e"),
+    Opt(("-Ttext", "--Ttext", "-Ttext-segment", "--Ttext-segment", "--image-base",
+         "-image-base"), _base, value=True),
+    Opt(("--gc-sections",), _flag("gc_sections", True)),
+    Opt(("--no-gc-sections",), _flag("gc_sections", False)),
+    Opt(("-u", "--undefined"), _add("undefined"), value=True, joined="-u"),
+    Opt(("--require-defined",), _add("require_defined"), value=True),
+    Opt(("-Map", "--Map"), _map_file, value=True),
+    Opt(("-M", "--print-map"), _print_map),
+    # tinyelf's own (-C link-arg=...): read without lief; the size report
+    Opt(("--no-lief",), _flag("lief", False)),     # the default now; kept for old command lines
+    Opt(("--verify",), _flag("lief", True)),       # lief cross-check of every object
+    Opt(("--report",), _report, value="optional"),
+    Opt(("--json",), _json),
+    Opt(("--compress",), _compress, value="optional"),   # -C link-arg=--compress=cm
+    Opt(("--wx",), _flag("wx", True)),
+    Opt(("-o", "--output"), _output, value=True, joined="-o"),
+    Opt(("-L", "--library-path"), _lib_dir, value=True, joined="-L"),
+    Opt(("-l", "--library"), _library, value=True, joined="-l"),
+    Opt(("-shared", "--shared", "-Bshareable", "-dynamic-linker", "--dynamic-linker", "-I",
+         "--export-dynamic", "-E", "-soname", "-h"), _refuse(_SHARED),
+        prefixes=("--dynamic-linker=", "-dynamic-linker=", "-soname=", "--soname=",
+                  "--export-dynamic-symbol")),
+    Opt(("-r", "--relocatable", "-i", "--emit-relocs", "-q"),
+        _refuse("tinyelf makes executables, not relocatable objects")),
+    Opt(("-T", "--script"), _refuse("tinyelf does not read linker scripts; it lays out the "
+                                    "program itself (use -Wl,-Ttext=ADDR for the load address)"),
+        value=True, joined="-T"),
+    Opt(("--whole-archive", "--no-whole-archive"),
+        _refuse("not supported; pass the archive's objects instead")),
+    Opt(("-m",), _emulation, value=True, joined="-m"),
+)
+
+#: compiler-driver options, looked at before LD_OPTIONS (-Wl, and -Xlinker
+#: are handled by the loop in :func:`parse`)
+CC_OPTIONS = (
+    Opt(("-m32", "-mx32"), _refuse("tinyelf links 64-bit x86-64 programs")),
+    Opt(names=tuple(_IGNORED_CC)),
+    Opt(("-o",), _output, value=True, joined="-o"),
+    Opt(("-shared", "-rdynamic", "-dynamic"),
+        _refuse(f"{STATIC_ONLY}; it cannot make shared libraries or export dynamic symbols")),
+    Opt(("-c", "-S", "-E"), _usage("tinyelf-ld only links; compile with your compiler")),
+    Opt(("-x",), _usage("tinyelf-ld takes objects and archives, not source files")),
+    Opt(prefixes=tuple(p for p in _IGNORED_CC_PREFIX)),
+)
+
+
+class OptionTable:
+    """Look an argument up in a table of :class:`Opt` rows: exact spelling,
+    ``NAME=VALUE``, a value glued to a short spelling, then prefixes."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.exact = {}
+        for row in rows:
+            for n in row.names:
+                self.exact.setdefault(n, row)
+        self.joined = [r for r in rows if r.joined]
+        self.prefixed = [r for r in rows if r.prefixes]
+
+    def match(self, a: str):
+        """``(row, value, takes_next)`` for argument ``a``, or None."""
+        row = self.exact.get(a)
+        if row is not None:
+            return row, None, row.value is True
+        if "=" in a:
+            name, value = a.split("=", 1)
+            row = self.exact.get(name)
+            if row is not None and row.value and name != row.joined:
+                return row, value, False
+        for row in self.joined:
+            j = row.joined
+            if a.startswith(j) and len(a) > len(j) and not a.startswith("--"):
+                return row, a[len(j):], False
+        for row in self.prefixed:
+            if a.startswith(row.prefixes):
+                return row, None, False
+        return None
+
+    def spellings(self):
+        return [n for r in self.rows for n in r.names if r.handler is not None]
+
+
+_LD = OptionTable(LD_OPTIONS)
+_CC = OptionTable(CC_OPTIONS)
+_O_LEVEL = re.compile(r"-O\d+$")
+
+
+def _apply(table, st, a, rest) -> bool:
+    """Handle ``a`` (``rest`` yields a following value) if ``table`` knows it."""
+    hit = table.match(a)
+    if hit is None:
+        return False
+    row, value, takes_next = hit
+    if takes_next:
+        value = next_value(rest, a)
+    if row.handler is not None:
+        row.handler(st, value, a)
+    return True
+
+
+def ld_option(st, a, rest) -> None:
+    """One linker option (bare, or from -Wl/-Xlinker)."""
+    if _O_LEVEL.match(a) or _apply(_LD, st, a, rest):
+        return
+    from ..cli import did_you_mean
+    near = did_you_mean(a.split("=", 1)[0], _LD.spellings() + _CC.spellings())
+    raise UsageError(f"unsupported linker option {a!r}{near} (see '{PROG} --help'); if it is "
+                     "harmless for a static syscall-only program, please report it")
+
+
+def _cc_argument(st, a, it, nargs) -> None:
+    """One argument of the compiler-driver command line."""
+    if not a.startswith("-") or a == "-":
+        st.plan.inputs.append(a)
+    elif a.startswith("-Wl,"):
+        parts = iter(a[4:].split(","))
+        for p in parts:
+            if p:
+                ld_option(st, p, parts)
+    elif a == "-Xlinker":
+        ld_option(st, next_value(it, a), it_xlinker(it))
+    elif a in ("-v", "--version", "-V", "--help") and nargs == 1:
+        st.plan.version = True
+    elif a.startswith("-L") or not _apply(_CC, st, a, it):
+        ld_option(st, a, it)
+
+
 def parse(argv) -> LdPlan:
-    """Turn a cc-style linker command line into an :class:`LdPlan`."""
+    """Turn a cc-style linker command line into an :class:`LdPlan`; every
+    problem is reported at once."""
     args = expand_response_files(list(argv))
-    plan = LdPlan()
-    opts = plan.options
+    st = _State(LdPlan())
     if os.environ.get("TINYELF_VERIFY"):
-        opts.lief = True
+        st.plan.options.lief = True
     if os.environ.get("TINYELF_NO_LIEF"):     # the default now; kept for old build scripts
-        opts.lief = False
-    libs = []          # (position in inputs, -l spec), resolved after every -L is known
+        st.plan.options.lief = False
+    _report_from_env(st.plan)
     problems = []
-
-    def ld_option(a, rest):
-        """One linker option (bare, or from -Wl/-Xlinker); ``rest`` yields
-        following values for options that take one."""
-        def value(opt):
-            try:
-                return next(rest)
-            except StopIteration:
-                raise UsageError(f"{opt} needs a value") from None
-        if a in _IGNORED_LD or a.startswith(_IGNORED_LD_PREFIX) or \
-                (a.startswith("-O") and a[2:].isdigit()):
-            return
-        if a in _IGNORED_LD_WITH_VALUE:
-            value(a)
-            return
-        if a == "-z":
-            kw = value("-z")
-            z_option(kw)
-            return
-        if a.startswith("-z") and len(a) > 2:
-            z_option(a[2:])
-            return
-        if a in ("-e", "--entry"):
-            opts.entry = value(a)
-            return
-        if a.startswith("--entry="):
-            opts.entry = a.split("=", 1)[1]
-            return
-        if a.startswith("-e") and len(a) > 2 and not a.startswith("--"):
-            opts.entry = a[2:]
-            return
-        for prefix in ("-Ttext=", "--Ttext=", "-Ttext-segment=", "--Ttext-segment=",
-                       "--image-base=", "-image-base="):
-            if a.startswith(prefix):
-                opts.base = _address(a[len(prefix):], prefix.rstrip("="))
-                return
-        if a in ("-Ttext", "--Ttext", "-Ttext-segment", "--image-base"):
-            opts.base = _address(value(a), a)
-            return
-        if a == "--gc-sections":
-            opts.gc_sections = True
-            return
-        if a == "--no-gc-sections":
-            opts.gc_sections = False
-            return
-        def option(names, joined=None):
-            """The value of ``a`` when it is one of ``names`` (value next,
-            or after '='), or ``joined`` glued on (``-uSYM``); else None."""
-            if a in names:
-                return value(a)
-            for n in names:
-                if n != joined and a.startswith(n + "="):   # -u=X means the symbol "=X"
-                    return a[len(n) + 1:]
-            if joined and a.startswith(joined) and len(a) > len(joined) and \
-                    not a.startswith("--"):
-                return a[len(joined):]
-            return None
-        sym = option(("-u", "--undefined"), joined="-u")
-        if sym is not None:
-            opts.undefined += (sym,)
-            return
-        sym = option(("--require-defined",))
-        if sym is not None:
-            opts.require_defined += (sym,)
-            return
-        path = option(("-Map", "--Map"))
-        if path is not None:
-            plan.map_file = path
-            return
-        if a in ("-M", "--print-map"):
-            plan.print_map = True
-            return
-        if a == "--verify":        # tinyelf's own: -C link-arg=--verify (lief cross-check)
-            opts.lief = True
-            return
-        if a == "--no-lief":       # the default now; accepted for old command lines
-            opts.lief = False
-            return
-        if a == "--compress" or a.startswith("--compress="):   # -C link-arg=--compress=cm
-            from ..compress import CHOICES
-            codec = a.split("=", 1)[1] if "=" in a else "auto"
-            if codec not in CHOICES:
-                raise UsageError(f"{a}: unknown codec (choose from {', '.join(CHOICES)})")
-            opts.compress = codec
-            return
-        if a == "--wx":            # tinyelf's own: -C link-arg=--wx
-            opts.wx = True
-            return
-        if a == "-o" or a == "--output":
-            plan.output = value(a)
-            return
-        if a.startswith("--output="):
-            plan.output = a.split("=", 1)[1]
-            return
-        if a == "-L" or a == "--library-path":
-            plan.lib_dirs.append(value(a))
-            return
-        if a.startswith("-L") or a.startswith("--library-path="):
-            plan.lib_dirs.append(a.split("=", 1)[1] if a.startswith("--") else a[2:])
-            return
-        if a in ("-l", "--library"):
-            libs.append((len(plan.inputs), value(a)))
-            plan.inputs.append(None)
-            return
-        if a.startswith("-l") or a.startswith("--library="):
-            libs.append((len(plan.inputs), a.split("=", 1)[1] if a.startswith("--") else a[2:]))
-            plan.inputs.append(None)
-            return
-        if a in ("-shared", "--shared", "-Bshareable", "-dynamic-linker", "--dynamic-linker",
-                 "-I", "--export-dynamic", "-E", "-soname", "-h") or \
-                a.startswith(("--dynamic-linker=", "-dynamic-linker=", "-soname=",
-                              "--soname=", "--export-dynamic-symbol")):
-            raise UnsupportedError(f"{a}: {STATIC_ONLY}; it cannot make shared libraries, "
-                                   "dynamically linked programs or export dynamic symbols")
-        if a in ("-r", "--relocatable", "-i", "--emit-relocs", "-q"):
-            raise UnsupportedError(f"{a}: tinyelf makes executables, not relocatable objects")
-        if a in ("-T", "--script") or a.startswith(("-T", "--script=")):
-            raise UnsupportedError(f"{a}: tinyelf does not read linker scripts; it lays out "
-                                   "the program itself (use -Wl,-Ttext=ADDR for the load address)")
-        if a in ("--whole-archive", "--no-whole-archive"):
-            raise UnsupportedError(f"{a}: not supported; pass the archive's objects instead")
-        if a.startswith("-m") and a[2:] in ("elf_x86_64",):
-            return
-        if a == "-m":
-            emu = value(a)
-            if emu != "elf_x86_64":
-                raise UnsupportedError(f"-m {emu}: tinyelf links x86-64 programs (elf_x86_64)")
-            return
-        raise UsageError(f"unsupported linker option {a!r}; if it is harmless for a static "
-                         "syscall-only program, please report it")
-
-    def z_option(kw):
-        if kw in _IGNORED_Z or kw.startswith(_IGNORED_Z_PREFIX):
-            return
-        if kw == "execstack":
-            raise UnsupportedError("-z execstack: tinyelf's programs have no PT_GNU_STACK, "
-                                   "so the x86-64 stack is never executable")
-        raise UsageError(f"unsupported linker option '-z {kw}'")
-
     it = iter(args)
     for a in it:
         try:
-            if not a.startswith("-") or a == "-":
-                plan.inputs.append(a)
-            elif a.startswith("-Wl,"):
-                parts = iter(a[4:].split(","))
-                for p in parts:
-                    if p:
-                        ld_option(p, parts)
-            elif a == "-Xlinker":
-                try:
-                    first = next(it)
-                except StopIteration:
-                    raise UsageError("-Xlinker needs a value") from None
-                ld_option(first, it_xlinker(it))
-            elif a in ("-v", "--version", "-V", "--help") and len(args) == 1:
-                plan.version = True
-            elif a == "-m32" or a == "-mx32":
-                raise UnsupportedError(f"{a}: tinyelf links 64-bit x86-64 programs")
-            elif a in _IGNORED_CC:
-                continue
-            elif a == "-o":
-                plan.output = next_value(it, a)
-            elif a.startswith("-o") and len(a) > 2:
-                plan.output = a[2:]
-            elif a in ("-shared", "-rdynamic", "-dynamic"):
-                raise UnsupportedError(f"{a}: {STATIC_ONLY}; it cannot make shared libraries "
-                                       "or export dynamic symbols")
-            elif a in ("-c", "-S", "-E"):
-                raise UsageError(f"{a}: tinyelf-ld only links; compile with your compiler")
-            elif a in ("-x",):
-                raise UsageError("-x: tinyelf-ld takes objects and archives, not source files")
-            elif a.startswith(_IGNORED_CC_PREFIX) and not a.startswith("-L"):
-                continue
-            else:
-                ld_option(a, it)
+            _cc_argument(st, a, it, len(args))
         except TinyElfError as exc:
             problems.extend(exc.messages)
-
-    for pos, spec in libs:
-        name = spec[1:] if spec.startswith(":") else spec
-        base = name[3:].split(".")[0] if name.startswith("lib") and spec.startswith(":") else name
-        if base in RUNTIME_LIBS:
-            problems.append(f"-l{spec}: {STATIC_ONLY}; remove the library (a Rust program must "
-                            "be #![no_std], a C program freestanding)")
-            continue
-        path = _find_library(spec, plan.lib_dirs)
-        if path is None:
-            want = spec[1:] if spec.startswith(":") else f"lib{spec}.a"
-            problems.append(f"-l{spec}: no {want} in the library path "
-                            f"({', '.join(plan.lib_dirs) or 'no -L given'}); {STATIC_ONLY}, "
-                            "so only static archives can be linked")
-            continue
-        plan.inputs[pos] = path
+    problems += _resolve_libraries(st)
+    plan = st.plan
     plan.inputs = [i for i in plan.inputs if i is not None]
-    for i in plan.inputs:
-        if i.endswith(".so") or ".so." in os.path.basename(i):
-            problems.append(f"{i}: a shared library; {STATIC_ONLY}")
+    std = _std_evidence(plan.inputs, st.libs)
+    if std is not None:       # rustc's link line for a std program: one answer
+        raise UnsupportedError(STD_RUST.format(what=f"rustc passed {std}"))
+    problems += [f"{i}: a shared library; {STATIC_ONLY}" for i in plan.inputs
+                 if i.endswith(".so") or ".so." in os.path.basename(i)]
     if problems:
         raise UsageError(*problems)
     if not plan.inputs and not plan.version:
@@ -410,10 +496,7 @@ def it_xlinker(it):
     for a in it:
         if a != "-Xlinker":
             raise UsageError(f"-Xlinker: expected -Xlinker before the option's value, got {a!r}")
-        try:
-            yield next(it)
-        except StopIteration:
-            raise UsageError("-Xlinker needs a value") from None
+        yield next_value(it, a)
         return
 
 
@@ -422,6 +505,61 @@ def next_value(it, opt):
         return next(it)
     except StopIteration:
         raise UsageError(f"{opt} needs a value") from None
+
+
+#: TINYELF_REPORT: "1" (or "yes", "true", "-") prints the report on stderr;
+#: anything else is a file to write it to (JSON when it ends in .json)
+REPORT_ENV = "TINYELF_REPORT"
+
+
+def _report_from_env(plan) -> None:
+    value = os.environ.get(REPORT_ENV, "").strip()
+    if not value or value.lower() in ("0", "no", "false", "off"):
+        return
+    plan.report = "-" if value.lower() in ("1", "yes", "true", "on", "-") else value
+
+
+def _std_evidence(inputs, libs) -> str | None:
+    """What shows that rustc is linking a program that uses std: its
+    ``libstd-*.rlib``, or (with LTO, std inside the crate's object) the C
+    runtime libraries std needs on a rustc command line; else None."""
+    rlib = std_rlib(inputs)
+    if rlib is not None:
+        return os.path.basename(rlib)
+    from_rustc = any(os.path.basename(i).endswith(".rcgu.o") for i in inputs if i)
+    runtime = [f"-l{spec}" for _pos, spec in libs if _runtime_lib(spec)]
+    if from_rustc and runtime:
+        return " ".join(runtime)
+    return None
+
+
+def _runtime_lib(spec: str) -> bool:
+    name = spec[1:] if spec.startswith(":") else spec
+    base = name[3:].split(".")[0] if name.startswith("lib") and spec.startswith(":") else name
+    return base in RUNTIME_LIBS
+
+
+def _resolve_libraries(st) -> list:
+    """Put each -l's static archive in its place among the inputs; the
+    problems: C runtime libraries (one message for all), libraries not found."""
+    problems, runtime = [], []
+    for pos, spec in st.libs:
+        if _runtime_lib(spec):
+            runtime.append(f"-l{spec}")
+            continue
+        path = _find_library(spec, st.plan.lib_dirs)
+        if path is None:
+            want = spec[1:] if spec.startswith(":") else f"lib{spec}.a"
+            problems.append(f"-l{spec}: no {want} in the library path "
+                            f"({', '.join(st.plan.lib_dirs) or 'no -L given'}); {STATIC_ONLY}, "
+                            "so only static archives can be linked")
+            continue
+        st.plan.inputs[pos] = path
+    if runtime:
+        problems.insert(0, f"{' '.join(runtime)}: {STATIC_ONLY}; remove "
+                        f"{'them' if len(runtime) > 1 else 'it'} (a Rust program must be "
+                        "#![no_std], a C program freestanding)")
+    return problems
 
 
 def link(plan: LdPlan):
@@ -443,6 +581,44 @@ def link(plan: LdPlan):
     return lk
 
 
+USAGE = f"""usage: {PROG} [cc-style options] OBJECTS... [-o OUT]
+A cc-style front end to tinyelf for rustc and cargo: in .cargo/config.toml,
+  [target.x86_64-unknown-linux-gnu]
+  linker = "tinyelf-ld"
+tinyelf's own options (-C link-arg=OPTION, or the environment):
+  --report[=FILE]   the size report (where every byte goes) on stderr, or in FILE;
+                    also TINYELF_REPORT=1 or TINYELF_REPORT=FILE (JSON if FILE ends
+                    in .json).  rustc shows a linker's stderr when the link fails,
+                    or always with -W linker-messages (RUSTFLAGS or [lints.rust]).
+  --json            the report as JSON
+  --verify          cross-check every object's reading with lief (TINYELF_VERIFY=1)
+  --no-lief         the default (no lief); accepted for old command lines
+  --compress[=CODEC]  a compressed executable: auto (default), lz, cm (docs/compress.md)
+  --wx              no page both writable and executable
+honoured: objects, .a and .rlib archives, -o, -e/--entry, -u/--undefined,
+  --require-defined, -Map=FILE, -M, -Ttext=ADDR/--image-base=ADDR,
+  --(no-)gc-sections, -L/-l (static archives), @FILE, -Wl,..., -Xlinker;
+  docs/cargo.md says what is ignored and refused."""
+
+
+def write_report(plan: LdPlan, lk) -> str | None:
+    """The size report a plan asks for, on stderr or in a file.  A report
+    never fails the link: a problem with it is returned as a warning."""
+    from .output import write_atomic
+    from .report import link_report, render
+    as_json = plan.report_json or plan.report.endswith(".json")
+    try:
+        text = render(link_report(lk, inputs=plan.inputs), as_json=as_json)
+        if plan.report == "-":
+            prefix = "" if as_json else "tinyelf: report: "
+            sys.stderr.write("".join(f"{prefix}{line}\n" for line in text.splitlines()))
+        else:
+            write_atomic(plan.report, (text + "\n").encode("utf-8"), mode=0o644)
+    except (TinyElfError, OSError) as exc:
+        return f"warning: no report written ({exc}); the link itself succeeded"
+    return None
+
+
 def main(argv=None) -> int:
     from ..cli import guarded
     argv = sys.argv[1:] if argv is None else argv
@@ -451,15 +627,17 @@ def main(argv=None) -> int:
         plan = parse(argv)
         if plan.version:
             from ..cli import version_text
-            print(f"{PROG} ({version_text()}): a cc-style front end to tinyelf for rustc "
-                  "and cargo\nusage: tinyelf-ld [cc-style options] OBJECTS... [-o OUT]  "
-                  "(see the README, 'tinyelf as rustc's and cargo's linker')")
+            print(f"{PROG} ({version_text()})\n{USAGE}")
             return 0
         lk = link(plan)
         compare = os.environ.get("TINYELF_LD_COMPARE")
         if compare:     # tinyelf cargo: GNU ld on the same inputs, while they exist
             from .cargo import record_link
             record_link(plan, len(lk.output), compare)
+        if plan.report:
+            warning = write_report(plan, lk)
+            if warning:
+                print(f"tinyelf: {warning}", file=sys.stderr)
         return 0
     return guarded(action)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..elf.defs import PF_R, PF_W, PF_X, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION
 from ..linker.model import CLASS_NAMES, Link, symbol_address
+from .kernelmap import PAGE, describe, kernel_view
 
 _TYPES = {0: "notype", STT_OBJECT: "object", STT_FUNC: "func", 5: "common", 6: "tls"}
 _BINDS = {0: "local", 1: "global", 2: "weak", 10: "unique"}
@@ -70,9 +71,11 @@ def format_map(link: Link, output_name: str = "") -> str:
     lines.append("")
     lines.append("Segments")
     lines.append(f"  {'offset':>10}  {'address':>18}  {'filesz':>8}  {'memsz':>8}  flags")
+    page = getattr(link.arch, "page_size", PAGE)
     for seg in lay.segments:
+        view = kernel_view(seg.offset, seg.vaddr, seg.filesz, seg.memsz, size, page)
         lines.append(f"  {seg.offset:#10x}  {seg.vaddr:#18x}  {seg.filesz:#8x}  {seg.memsz:#8x}  "
-                     f"{_flags(seg.flags)}")
+                     f"{_flags(seg.flags)}  {describe(view, size)}")
     lines.append("")
     lines.append("Kept sections")
     lines.append(f"  {'address':>18}  {'offset':>8}  {'size':>8}  {'class':<14}  section  from")

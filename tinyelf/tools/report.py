@@ -18,24 +18,20 @@ import tempfile
 
 from ..elf.defs import EHDR64, PF_R, PF_W, PF_X, PHDR64, PT_LOAD
 from ..linker.model import CLASS_BSS, CLASS_DATA, CLASS_RODATA, CLASS_TEXT
+from ..linker.stub import STUB_NAME
+from .kernelmap import PAGE, describe, kernel_view
 
 _CLASS_KEY = {CLASS_TEXT: "code", CLASS_RODATA: "rodata", CLASS_DATA: "data"}
 ORDER = ("header", "code", "rodata", "data", "got", "jumps", "padding")
-WX_WARNING = ("segment {i} is both writable and executable (RWX): a write to data could "
-              "become code; link with --wx to split code (R+X) and data (R+W) at the cost of "
-              "one program header")
-#: dyn68's one segment is W+X whatever the program needs (p_flags is
-#: e_type | e_machine << 16)
-WX_FORCED = ("segment {i} is writable and executable: layout {layout} forces it (p_flags is "
-             "e_type | e_machine << 16); link with --wx (another layout) for W^X")
-
-
 def _flags(f: int) -> str:
     return ("R" if f & PF_R else "-") + ("W" if f & PF_W else "-") + ("X" if f & PF_X else "-")
 
 
 def _wx_warnings(segments, layout: str = "") -> list:
+    """For a file read back (no link model): the layout's wording, with the
+    layout guessed from e_phoff."""
     from ..linker import layouts
+    from ..linker.layout import WX_FORCED, WX_WARNING
     spec = layouts.every().get(layout)
     forced = spec is not None and spec.pic_only
     return [(WX_FORCED if forced and i == 0 else WX_WARNING).format(i=i, layout=layout)
@@ -72,8 +68,11 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
     for o in owner:
         counts[o] += 1
     nseg = len(lay.segments)
+    page = getattr(link.arch, "page_size", PAGE)
     segments = [{"offset": s.offset, "vaddr": s.vaddr, "filesz": s.filesz, "memsz": s.memsz,
-                 "flags": s.flags & 7, "perm": _flags(s.flags)} for s in lay.segments]
+                 "flags": s.flags & 7, "perm": _flags(s.flags),
+                 "kernel": kernel_view(s.offset, s.vaddr, s.filesz, s.memsz, size, page)}
+                for s in lay.segments]
     bss_mem = sum(s.size for s in link.kept if s.out_class == CLASS_BSS)
     holes = []
     for h in lay.holes:
@@ -105,10 +104,12 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
         "sections": sections,
         "passes": dict(getattr(link, "squeezed", {}) or {}),
         "considered": [{"layout": n, "size": s, "reason": r} for n, s, r in lay.considered],
-        "warnings": _wx_warnings(segments, lay.name),
+        "warnings": list(lay.warnings),
     }
     if ld_baseline and inputs:
-        rep["gnu_ld"] = gnu_ld_size(inputs, link.options.entry)
+        rep["gnu_ld"], why = gnu_ld_baseline(inputs, link.options.entry, link)
+        if why:
+            rep["gnu_ld_missing"] = why
     return rep
 
 
@@ -119,20 +120,60 @@ def _forced(name):
 
 
 def gnu_ld_size(inputs, entry="_start"):
-    """What GNU ld makes of the same inputs (tinyelf.tools.toolchain's baseline
-    flags), or None when ld is missing or fails."""
+    """What GNU ld makes of the same inputs, or None (see :func:`gnu_ld_baseline`)."""
+    return gnu_ld_baseline(inputs, entry)[0]
+
+
+def gnu_ld_baseline(inputs, entry="_start", link=None):
+    """``(size, None)`` for what GNU ld (tinyelf.tools.toolchain's baseline
+    flags) makes of the same inputs, or ``(None, why)`` when there is nothing
+    fair to compare: ld is missing or fails, or its output would not run
+    (no entry symbol, so no entry point in its code: execve refuses it).
+    ``link``: tinyelf's link, to say when tinyelf added its start stub."""
     import shutil
 
     from . import toolchain
     from ..errors import TinyElfError
     paths = [p for p in inputs if not isinstance(p, tuple)]
-    if shutil.which("ld") is None or len(paths) != len(inputs):
-        return None
+    if shutil.which("ld") is None:
+        return None, "GNU ld is not installed"
+    if len(paths) != len(inputs) or any(str(p).endswith(".asm") for p in paths):
+        return None, "some inputs are read by tinyelf itself (Intel-syntax assembly): GNU ld " \
+                     "gets no object"
     with tempfile.TemporaryDirectory(prefix="tinyelf-ld-") as tmp:
+        out, warnings = os.path.join(tmp, "a.out"), []
         try:
-            return toolchain.ld_baseline(paths, os.path.join(tmp, "a.out"), ["-e", entry])
-        except TinyElfError:
-            return None
+            size = toolchain.ld_baseline(paths, out, ["-e", entry], warnings=warnings)
+        except TinyElfError as exc:
+            detail = next((l for l in getattr(exc, "detail", "").splitlines()
+                           if "error" in l or "undefined" in l), exc.messages[0])
+            return None, f"GNU ld failed: {detail.strip()}"
+        with open(out, "rb") as f:
+            runs = _entry_in_code(f.read())
+    if not runs:
+        stub = link is not None and any(o.name == STUB_NAME for o in link.objects)
+        why = (f"GNU ld found no entry symbol {entry}" + (
+            " (tinyelf added its start stub for main; GNU ld has none)" if stub else ""))
+        if not any("entry symbol" in w for w in warnings):
+            why = "GNU ld's output has no entry point in its code"
+        return None, why + ", so its output would not run"
+    return size, None
+
+
+def _entry_in_code(data: bytes) -> bool:
+    """Whether an executable's entry point lies in an executable PT_LOAD."""
+    if len(data) < EHDR64.size or data[:4] != b"\x7fELF":
+        return False
+    f = EHDR64.unpack_from(data)
+    e_entry, e_phoff, e_phnum = f[4], f[5], f[10]
+    for i in range(e_phnum):
+        off = e_phoff + i * PHDR64.size
+        if off + PHDR64.size > len(data):
+            return False
+        p = PHDR64.unpack_from(data, off)
+        if p[0] == PT_LOAD and p[1] & PF_X and p[3] <= e_entry < p[3] + p[6]:
+            return True
+    return False
 
 
 _LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x18: "overlap80",
@@ -158,7 +199,8 @@ def file_report(data: bytes) -> dict:
             segments.append({"type": p[0]})
             continue
         segments.append({"offset": p[2], "vaddr": p[3], "filesz": p[5], "memsz": p[6],
-                         "flags": p[1] & 7, "perm": _flags(p[1])})
+                         "flags": p[1] & 7, "perm": _flags(p[1]),
+                         "kernel": kernel_view(p[2], p[3], p[5], p[6], len(data))})
     loads = [s for s in segments if "perm" in s]
     header_end = max(EHDR64.size, e_phoff + PHDR64.size * e_phnum)
     bss = sum(max(0, s["memsz"] - s["filesz"]) for s in loads)
@@ -210,7 +252,7 @@ def render(rep: dict, as_json: bool = False) -> str:
             ld = rep["gnu_ld"]
             out.append(f"  GNU ld       {ld:>6}  (same inputs, -static -nostdlib -n -N -s "
                        "--gc-sections --build-id=none)" if ld is not None
-                       else "  GNU ld           -  (not installed or failed)")
+                       else f"  GNU ld           -  (no comparison: {rep.get('gnu_ld_missing')})")
     else:
         out.append(f"  after them   {rep['after_header']:>6}  (code and data, maybe also in the "
                    "headers' ignored bytes)")
@@ -220,6 +262,7 @@ def render(rep: dict, as_json: bool = False) -> str:
         if "perm" in s:
             out.append(f"  LOAD {i} {s['perm']} offset {s['offset']:#x} vaddr {s['vaddr']:#x} "
                        f"filesz {s['filesz']:#x} memsz {s['memsz']:#x}")
+            out.append(f"         {describe(s['kernel'], rep['file'])}")
     for n in rep.get("notes", ()):
         out.append(f"  {n}")
     for w in rep["warnings"]:

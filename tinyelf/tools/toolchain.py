@@ -2,7 +2,7 @@
 
 tinyelf links; these helpers compile samples and tests and make the GNU ld
 baseline it is compared with.  The flags below are the ones documented in
-the README: change them here only.
+docs/build.md: change them here only.
 """
 from __future__ import annotations
 
@@ -260,6 +260,26 @@ def has_pic_choice(src, extra=()) -> bool:
     return not any(any(c in f for c in chooser) for f in extra)
 
 
+def named_inputs(inputs, workdir, src) -> list:
+    """The link inputs with the objects compiled into ``workdir`` named after
+    the user's source (``samples/hello.rs``, or ``samples/hello.rs (object
+    2)`` when there are several), so that reports, maps and errors never show
+    tinyelf's temporary files; other inputs (the sysroot's rlibs) keep their
+    paths."""
+    tmp = os.path.join(os.path.abspath(os.fspath(workdir)), "")
+    own = [i for i in inputs if isinstance(i, (str, os.PathLike))
+           and os.path.abspath(os.fspath(i)).startswith(tmp)]
+    named = []
+    for i in inputs:
+        if i not in own:
+            named.append(i)
+            continue
+        name = os.fspath(src) if len(own) == 1 else f"{os.fspath(src)} (object {own.index(i) + 1})"
+        with open(i, "rb") as f:
+            named.append((name, f.read()))
+    return named
+
+
 def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     """Compile ``src`` and link it with ``options``; return ``(link, inputs,
     how)``, ``how`` a list of one-line notes on the relocation model chosen.
@@ -273,7 +293,10 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     32-bit relocations, else static."""
     from .. import arch as archmod
     from ..linker import layouts
-    from ..linker.driver import run as run_link
+    from ..linker.driver import run as driver_run
+
+    def run_link(inputs, options):
+        return driver_run(named_inputs(inputs, workdir, src), options)
     layout = getattr(options, "layout", "auto") or "auto"
     arch = archmod.get(options.arch)
     if not has_pic_choice(src, extra):

@@ -129,6 +129,10 @@ class X86_64(Arch):
             out.append((start, end, insn.mnemonic, targets))
         return out
 
+    def trace_hints(self):
+        from .trace import TRACE
+        return TRACE
+
     def header_layouts(self) -> tuple:
         from .layouts import LAYOUTS
         return LAYOUTS
