@@ -267,7 +267,6 @@ def test_pack_undefined_and_require_defined(tmp_path):
     assert data == out.read_bytes()
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize("arg", ["-Wl,--compress=lz", "--compress=lz", "-Wl,--compress"])
 def test_compress_as_a_link_arg(tmp_path, arg):
     """cargo passes tinyelf's --compress as -C link-arg=...: the output is compressed and runs."""
@@ -279,7 +278,8 @@ def test_compress_as_a_link_arg(tmp_path, arg):
     assert recognise(out.read_bytes()) is not None or arg == "-Wl,--compress"
     assert run_exe(out, as_nobody=True) == (b"", 0x23)
     assert "unknown codec" in run_ld(obj, "--compress=zip", "-o", out).stderr
-=======
+
+
 # ---- the option table, std link lines, the report for cargo users ----------
 
 def test_std_link_line_is_answered_once(tmp_path):
@@ -358,4 +358,3 @@ def test_report_never_fails_the_link(tmp_path):
     assert proc.returncode == 0
     assert proc.stderr.startswith("tinyelf: warning: no report written (")
     assert run_exe(out)[1] == 0
->>>>>>> main
