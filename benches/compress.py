@@ -139,6 +139,7 @@ def compress_times(source: Path, work: Path) -> dict:
     from tinyelf.compress import codec_module, inner_options, memory_image
     from tinyelf.linker.model import LinkOptions
     from tinyelf.tools import toolchain
+    work.mkdir(exist_ok=True)
     lk, _inputs, _how = toolchain.build_and_link(source, str(work), inner_options(LinkOptions()))
     data = memory_image(lk)["data"]
     out = {"image": len(data)}

@@ -172,7 +172,7 @@ def _compressed_runs(r, codec, wx):
     import tinyelf
     from tinyelf.linker.driver import run
     from tinyelf.linker.model import LinkOptions
-    lk = run(tinyelf_inputs(r.objs, r.archives), LinkOptions(compress=codec, wx=wx))
+    lk = run(list(r.objs) + list(r.archives), LinkOptions(compress=codec, wx=wx))
     out = os.path.join(os.path.dirname(r.objs[0]), f"prog.{codec}{'.wx' if wx else ''}")
     with open(out, "wb") as f:
         f.write(lk.output)
@@ -184,8 +184,6 @@ def _compressed_runs(r, codec, wx):
 
 def _runnable(outcomes, name):
     r = outcomes[name]
-    if r.skipped:
-        pytest.skip(r.skipped)
     assert r.build_error is None and r.tinyelf_error is None
     return r
 
