@@ -20,7 +20,6 @@ import re
 import tokenize
 from pathlib import Path
 
-import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tinyelf"
 #: every folder under tinyelf/arch/ is one machine's: it may know that machine
@@ -90,7 +89,6 @@ size = 60         # an ordinary number
     assert [k for k in kinds if "syscall" in k] == ["syscall number 60 (exit)"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: moves in progress")
 def test_no_x86_64_knowledge_outside_the_arch_folders():
     problems = []
     for path in generic_modules():

@@ -228,3 +228,59 @@ def test_build_takes_assembly_and_writes_the_map(build_dir):
     from tinyelf.tools.linkmap import parse_map
     syms = {n: a for a, _s, _t, n in parse_map(open(f"{exe}.map").read())["symbols"]}
     assert "_start" in syms and "msg" in syms
+
+
+def test_a_machine_without_assembler_syntax_is_one_clear_error():
+    """An arch with no ``asm_syntax`` (none is registered yet besides
+    x86-64's) refuses assembly sources by name, before parsing anything."""
+    from tinyelf.arch import Arch
+    from tinyelf.asm import assemble_source
+    from tinyelf.errors import InputError
+
+    class Bare(Arch):
+        name = "bare"
+
+    with pytest.raises(InputError) as exc:
+        assemble_source("_start:\n    ret\n", "t.asm", Bare())
+    assert str(exc.value).startswith("t.asm: tinyelf's assembler has no bare syntax; "
+                                     "assembly sources are supported for x86_64")
+
+
+def _syntax_arches():
+    from tinyelf import arch as archmod
+    return [n for n in archmod.names() if archmod.get(n).asm_syntax is not None]
+
+
+@pytest.mark.parametrize("name", _syntax_arches())
+def test_syntax_relocation_types_fit_their_fields(name):
+    """Each (kind, size) the assembler can ask for names a relocation of
+    that field size, PC-relative exactly for "pc" (a wrong name in the
+    arch's table would relocate the wrong bytes)."""
+    from tinyelf import arch as archmod
+    from tinyelf.arch import F_ABS, F_PC
+    arch = archmod.get(name)
+    syntax = arch.asm_syntax
+    assert syntax.reloc_types
+    for (kind, size), rtype in syntax.reloc_types.items():
+        spec = arch.relocs[rtype]
+        assert spec.size == size, (kind, size, spec.name)
+        assert spec.formula == (F_PC if kind == "pc" else F_ABS), (kind, size, spec.name)
+
+
+def test_generic_assembler_holds_no_x86_knowledge():
+    """Registers, prefixes, relocation numbers, the nop fill and capstone's
+    x86 operand types live in tinyelf/arch/x86_64/asm_syntax.py."""
+    import re
+    from pathlib import Path
+
+    import tinyelf.asm
+    from tinyelf.arch.x86_64.asm_syntax import PREFIXES, REGS_64
+    words = "|".join(sorted(REGS_64 | PREFIXES, key=len, reverse=True))
+    banned = re.compile(rf"R_X86_64|R_386|capstone\.x86|X86_|0x90\b|\b(?:1|2|4|8): ?(?:1|2|10|11|12|13|14|15|24)\b"
+                        rf"|[\"'](?:{words})[\"']|\brip\b")
+    found = []
+    for path in sorted(Path(tinyelf.asm.__file__).parent.glob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if banned.search(line):
+                found.append(f"{path.name}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)

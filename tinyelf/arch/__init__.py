@@ -64,6 +64,9 @@ class Arch:
     builtins: dict = {}
     #: assembly source of a ``_start`` that calls ``main`` (tinyelf.linker.stub); "" = none
     start_stub: str = ""
+    #: the syntax of assembly sources (tinyelf.asm.syntax.AsmSyntax); None: the
+    #: arch takes no assembly inputs (x86-64 makes its own on first use)
+    asm_syntax = None
 
     def assemble(self, source: str, name: str) -> bytes:
         """Machine code for one builtin's source (keystone; arches without it override)."""

@@ -61,6 +61,8 @@ def _page_round(x: int, page: int) -> int:
 
 @dataclass(eq=False)
 class _Item:
+    """One kept section (or the part of a split code section left for the
+    tail) as the layout sees it."""
     sec: object
     size: int
     align: int
@@ -74,6 +76,8 @@ class _Item:
 
 @dataclass
 class _Plan:
+    """A finished plan for one layout (what :func:`_apply` puts on the link);
+    the smallest ``key`` wins."""
     spec: object
     phnum: int
     base: int
@@ -298,299 +302,467 @@ def _best_fit(free: list, items: list, used: list) -> list:
     return left
 
 
+@dataclass(eq=False)
+class _Draft:
+    """One plan in progress: the choices it was built with and what the
+    phases of :func:`_build` fill in, in file offsets (addresses come last).
+    A phase that finds the choices do not work out returns None/False."""
+    ctx: _Context
+    spec: object
+    phnum: int
+    base: int
+    use_holes: bool
+    header_end: int
+    content_start: int
+    holes: list                 # Hole per header hole; .used grows as things go in
+    free: list                  # [offset, size]: the free space left in each hole
+    hole_cands: list            # items that may still go into a hole, largest first
+    split: _Item | None         # the code section to split across holes, if any
+    tail_first: tuple | None    # (sec, is_split_rest): the item that starts the tail
+    info: object = None         # holesmod analysis of ``split``
+    place: dict = field(default_factory=dict)    # sec -> ("hole", hole index, offset)
+    pieces: dict = field(default_factory=dict)   # sec -> [[sec start, length, offset]]
+    patches: list = field(default_factory=list)  # (offset, bytes, what)
+    pending_jumps: list = field(default_factory=list)  # (offset, split sec offset it reaches)
+    entry_in_tail: bool = False
+    entry_jump: tuple | None = None   # (offset, size) of a jump to the entry
+    first_hole: int | None = None     # the split code must start at this hole (the entry)
+    tail_jump: int = 0          # bytes of "jmp to the entry" at the start of the tail
+    split_end: int = 0          # where the split section's part left for the tail starts
+    chunk_pieces: list = field(default_factory=list)   # holesmod.plan_chunks' pieces
+
+    @property
+    def wx(self) -> bool:
+        return self.phnum == 2
+
+
+@dataclass
+class _Tail:
+    """The tail laid out in file offsets (see :func:`_lay_out_tail`)."""
+    items: list                 # first segment's items, then the writable one's (--wx)
+    offsets: list               # their file offsets, in that order
+    end1: int                   # where the first segment's items end
+    off2: int                   # where the writable segment's items start (--wx)
+    content_end: int            # where the last item ends
+    file_end: int               # where the file may end (trailing zeros trimmed)
+    mem: int                    # where the bss ends, in file-offset terms
+    bss_pos: dict               # id(bss item) -> its position, in file-offset terms
+
+
+def _draft(ctx: _Context, spec, phnum: int, base: int, split, tail_first) -> _Draft:
+    """A fresh draft: the layout's holes all free, every non-empty item that
+    may go into a hole (no writable one with --wx, not the split section) a
+    candidate for one."""
+    use_holes = ctx.link.options.holes
+    holes = [Hole(h.offset, h.size, h.field) for h in (spec.holes(phnum) if use_holes else [])]
+    wx = phnum == 2
+    cands = [i for i in ctx.by_size if i.size > 0 and not (wx and i.writable) and i is not split]
+    return _Draft(ctx=ctx, spec=spec, phnum=phnum, base=base, use_holes=use_holes,
+                  header_end=spec.header_end(phnum),
+                  content_start=spec.content_start(phnum, use_holes),
+                  holes=holes, free=[[h.offset, h.size] for h in holes], hole_cands=cands,
+                  split=split, tail_first=tail_first,
+                  entry_in_tail=spec.entry_in_tail(phnum, use_holes))
+
+
 def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode: str,
            tail_first, entry_mode: str):
-    """One concrete plan, or None when its choices do not work out."""
-    link = ctx.link
-    opts = link.options
-    page = ctx.page
-    wx = phnum == 2
-    header_end = spec.header_end(phnum)
-    use_holes = opts.holes
-    hole_defs = spec.holes(phnum) if use_holes else []
-    holes = [Hole(h.offset, h.size, h.field) for h in hole_defs]
-    free = [[h.offset, h.size] for h in holes]
-    content_start = spec.content_start(phnum, use_holes)
-    patches = []
-    place = {}
-    pieces = {}
-    entry_sec = ctx.entry_sym.section
-    pending_jumps = []      # (foff, addr_after, target_sec_offset...) resolved later
-
-    hole_cands = [i for i in ctx.by_size if i.size > 0 and not (wx and i.writable)]
-    split_item = split
-    if split_item is not None:
-        hole_cands = [i for i in hole_cands if i is not split_item]
-
-    entry_jump = None
-    first_hole = None
-    tail_jump = 0           # bytes of "jmp to the entry" at the start of the tail
-    entry_in_tail = spec.entry_in_tail(phnum, use_holes)
-    if entry_in_tail:
-        # execution continues at the tail's first byte (dyn68: where the
-        # header's jg lands): the entry section goes first there, whole, or
-        # a jump to the entry does
-        if spec.entry_start(phnum) != content_start:
-            return None
-        if entry_mode.startswith("jmp"):
-            tail_jump = int(entry_mode[3:])
-            entry_jump = (content_start, tail_jump)
-        else:
-            if entry_sec is None or ctx.entry_sym.value != 0 or \
-                    (split_item is not None and split_item.sec is entry_sec):
-                return None
-            hole_cands = [i for i in hole_cands if i.sec is not entry_sec]
-            tail_first = (entry_sec, False)
-    elif spec.entry_offset is not None:
-        # the CPU starts at file byte entry_offset, after entry_prefix; the
-        # first hole starts right after the prefix
-        if entry_mode.startswith("jmp"):
-            n = int(entry_mode[3:])
-            if not free or free[0][0] != spec.entry_start(phnum):
-                return None
-            entry_jump = (free[0][0], n)
-            free[0] = [free[0][0] + n, free[0][1] - n]
-        else:  # inline: the entry section's code starts at the first hole
-            if entry_sec is None or ctx.entry_sym.value != 0:
-                return None
-            if split_item is not None and split_item.sec is entry_sec:
-                first_hole = 0
-            else:
-                it = next((i for i in hole_cands if i.sec is entry_sec), None)
-                if it is None or it.size > free[0][1] or not it.code:
-                    return None
-                if not ctx.arch.prefix_safe(bytes(it.sec.data), spec.entry_prefix):
-                    return None
-                hole_cands = [i for i in hole_cands if i is not it]
-                place[it.sec] = ("hole", 0, free[0][0])
-                holes[0].used.append((free[0][0], it.size, it.sec.where()))
-                free[0] = [free[0][0] + it.size, free[0][1] - it.size]
-
-    used = []
-    chunk_pieces = []
-    split_end = 0
-    info = ctx.code_info(split_item.sec) if split_item is not None else None
-    if split_item is not None and info is None:
+    """One concrete plan for these choices (split: the code item to split
+    across holes or None; mode: "whole-first"/"split-first", which goes into
+    the holes first; tail_first: (sec, is_split_rest) to start the tail with,
+    or None; entry_mode: "-", "inline" or "jmpN"), or None when they do not
+    work out.  LayoutError when the layout cannot hold the program at all."""
+    d = _draft(ctx, spec, phnum, base, split, tail_first)
+    if not _place_entry(d, entry_mode) or not _fill_holes(d, mode):
         return None
+    rest = _order_tail(d)
+    if rest is None:
+        return None
+    tail = _lay_out_tail(d, rest)
+    segs = _segments(d, tail, flags0)
+    if segs is None:
+        return None
+    segments, delta2, mem_end = segs
+    final, piece_lists = _addresses(d, tail, delta2)
+    if not _jumps(d, piece_lists):
+        return None
+    e_entry = _entry(d, _addr_of(ctx.entry_sym, final, piece_lists))
+    if e_entry is None:
+        return None
+    text_end = max([final[i.sec][0] + i.size for i in ctx.items if i.code and i.sec in final]
+                   + [base + d.content_start])
+    image_size = max(d.header_end, tail.content_end)
+    return _Plan(spec=spec, phnum=phnum, base=base, place=final, pieces=piece_lists,
+                 patches=d.patches, holes=d.holes, segments=segments, entry=e_entry,
+                 file_size=min(tail.file_end, image_size), image_size=image_size,
+                 header_end=d.header_end, content_start=d.content_start, mem_end=mem_end,
+                 text_end=text_end, data_end=(delta2 if d.wx else base) + tail.content_end,
+                 npieces=sum(len(v) for v in piece_lists.values()))
 
-    def do_chunks():
-        nonlocal split_end, chunk_pieces
-        split_end, chunk_pieces = holesmod.plan_chunks(info, free, 0, first_hole)
-        if not chunk_pieces:
-            return
-        for a, b, h, jmp in chunk_pieces:
-            off = free[h][0]
-            chunk_foff = off
-            n = b - a + (info.jump if jmp else 0)
-            free[h] = [off + n, free[h][1] - n]
-            holes[h].used.append((chunk_foff, b - a, f"{split_item.sec.where()}[{a:#x}:{b:#x}]"))
-            pieces.setdefault(split_item.sec, []).append([a, b - a, chunk_foff])
-            if jmp:
-                pending_jumps.append((chunk_foff + b - a, b))
-                holes[h].used.append((chunk_foff + b - a, info.jump, "jmp to the next piece"))
 
-    if mode == "split-first" and info is not None:
-        do_chunks()
-        if first_hole is not None and not chunk_pieces:
-            return None
-    if use_holes:
-        _best_fit(free, hole_cands, used)
-    if mode != "split-first" and info is not None:
-        do_chunks()
-        if first_hole is not None and not chunk_pieces:
-            return None
-    if first_hole is not None:
-        a0, b0, h0, _ = chunk_pieces[0]
-        if h0 != 0 or pieces[split_item.sec][0][2] != spec.entry_start(phnum):
-            return None
-        if not ctx.arch.prefix_safe(bytes(split_item.sec.data), spec.entry_prefix):
-            return None
-    in_holes = {id(it) for it, _h, _a in used}
+def _place_entry(d: _Draft, entry_mode: str) -> bool:
+    """Make execution reach the entry, for layouts that start it at a fixed
+    file byte (``spec.entry_offset``, or the tail's start): a jump there
+    (``entry_mode`` "jmpN", encoded by :func:`_entry`) or the entry section's
+    code itself.  False when that cannot be done here."""
+    if d.entry_in_tail:
+        return _place_entry_in_tail(d, entry_mode)
+    if d.spec.entry_offset is not None:
+        return _place_entry_in_header(d, entry_mode)
+    return True
+
+
+def _place_entry_in_tail(d: _Draft, entry_mode: str) -> bool:
+    """Execution continues at the tail's first byte (dyn68: where the
+    header's jg lands): a jump to the entry goes first there, or the entry
+    section, whole (it then goes into no hole)."""
+    if d.spec.entry_start(d.phnum) != d.content_start:
+        return False
+    if entry_mode.startswith("jmp"):
+        d.tail_jump = int(entry_mode[3:])
+        d.entry_jump = (d.content_start, d.tail_jump)
+        return True
+    sym = d.ctx.entry_sym
+    entry_sec = sym.section
+    if entry_sec is None or sym.value != 0 or (d.split is not None and d.split.sec is entry_sec):
+        return False
+    d.hole_cands = [i for i in d.hole_cands if i.sec is not entry_sec]
+    d.tail_first = (entry_sec, False)
+    return True
+
+
+def _place_entry_in_header(d: _Draft, entry_mode: str) -> bool:
+    """The CPU starts at file byte entry_offset, after entry_prefix; the
+    first hole starts right after the prefix: a jump to the entry goes there,
+    or the entry section's code ("inline": whole, or the split section's
+    first chunk, see :func:`_split_starts_entry`)."""
+    spec, free, sym = d.spec, d.free, d.ctx.entry_sym
+    if entry_mode.startswith("jmp"):
+        n = int(entry_mode[3:])
+        if not free or free[0][0] != spec.entry_start(d.phnum):
+            return False
+        d.entry_jump = (free[0][0], n)
+        free[0] = [free[0][0] + n, free[0][1] - n]
+        return True
+    entry_sec = sym.section
+    if entry_sec is None or sym.value != 0:
+        return False
+    if d.split is not None and d.split.sec is entry_sec:
+        d.first_hole = 0
+        return True
+    it = next((i for i in d.hole_cands if i.sec is entry_sec), None)
+    if it is None or it.size > free[0][1] or not it.code:
+        return False
+    if not d.ctx.arch.prefix_safe(bytes(it.sec.data), spec.entry_prefix):
+        return False
+    d.hole_cands = [i for i in d.hole_cands if i is not it]
+    d.place[it.sec] = ("hole", 0, free[0][0])
+    d.holes[0].used.append((free[0][0], it.size, it.sec.where()))
+    free[0] = [free[0][0] + it.size, free[0][1] - it.size]
+    return True
+
+
+def _fill_holes(d: _Draft, mode: str) -> bool:
+    """Fill the holes' free space with the split section's chunks and whole
+    items (best fit), the chunks first when ``mode`` is "split-first"; record
+    the whole items in ``d.place``.  False when the split section cannot be
+    decoded or does not start the first hole as the entry must."""
+    split = d.split
+    d.info = d.ctx.code_info(split.sec) if split is not None else None
+    if split is not None and d.info is None:
+        return False
+    used = []
+    if mode == "split-first" and d.info is not None and not _split_code(d):
+        return False
+    if d.use_holes:
+        _best_fit(d.free, d.hole_cands, used)
+    if mode != "split-first" and d.info is not None and not _split_code(d):
+        return False
+    if d.first_hole is not None and not _split_starts_entry(d):
+        return False
     for it, h, a in used:
-        place[it.sec] = ("hole", h, a)
-        holes[h].used.append((a, it.size, it.sec.where()))
+        d.place[it.sec] = ("hole", h, a)
+        d.holes[h].used.append((a, it.size, it.sec.where()))
+    return True
 
-    # ---- the tail: everything not in a hole, in file order
-    rest = [i for i in ctx.tail_order(wx) if id(i) not in in_holes and i.sec not in place]
-    if split_item is not None and chunk_pieces:
-        rest = [i for i in rest if i is not split_item]
-        if split_end < split_item.size:
-            rem = _Item(split_item.sec, split_item.size - split_end, 1, False, True, False,
-                        split_item.size - split_end, split_from=split_end)
+
+def _split_code(d: _Draft) -> bool:
+    """Put chunks of the split section into the free hole space
+    (holesmod.plan_chunks), a chunk that does not end the section followed
+    by a jump to the next (encoded by :func:`_jumps`); record them in
+    ``d.pieces``.  False when the entry must start the first hole and no
+    chunk fits."""
+    info, sec = d.info, d.split.sec
+    d.split_end, d.chunk_pieces = holesmod.plan_chunks(info, d.free, 0, d.first_hole)
+    for a, b, h, jmp in d.chunk_pieces:
+        off = d.free[h][0]
+        n = b - a + (info.jump if jmp else 0)
+        d.free[h] = [off + n, d.free[h][1] - n]
+        d.holes[h].used.append((off, b - a, f"{sec.where()}[{a:#x}:{b:#x}]"))
+        d.pieces.setdefault(sec, []).append([a, b - a, off])
+        if jmp:
+            d.pending_jumps.append((off + b - a, b))
+            d.holes[h].used.append((off + b - a, info.jump, "jmp to the next piece"))
+    return d.first_hole is None or bool(d.chunk_pieces)
+
+
+def _split_starts_entry(d: _Draft) -> bool:
+    """True when the split (entry) section's first chunk sits where the CPU
+    starts and its bytes are safe after the layout's entry prefix."""
+    _a, _b, h0, _jmp = d.chunk_pieces[0]
+    if h0 != 0 or d.pieces[d.split.sec][0][2] != d.spec.entry_start(d.phnum):
+        return False
+    return d.ctx.arch.prefix_safe(bytes(d.split.sec.data), d.spec.entry_prefix)
+
+
+def _order_tail(d: _Draft) -> list | None:
+    """The items not in a hole, in file order (see :func:`_tail_key`): the
+    split section's rest as an item of its own, ``d.tail_first`` moved to the
+    front.  None when that item is missing or writable with --wx."""
+    wx, split = d.wx, d.split
+    rest = [i for i in d.ctx.tail_order(wx) if i.sec not in d.place]
+    if split is not None and d.chunk_pieces:
+        rest = [i for i in rest if i is not split]
+        if d.split_end < split.size:
+            left = split.size - d.split_end
+            rem = _Item(split.sec, left, 1, False, True, False, left, split_from=d.split_end)
             insort(rest, rem, key=lambda i: _tail_key(i, wx))   # after its equals
-    if tail_first is not None:
-        match = [i for i in rest if i.sec is tail_first[0] and
-                 (i.split_from is not None) == tail_first[1]]
+    if d.tail_first is not None:
+        sec, is_rest = d.tail_first
+        match = [i for i in rest if i.sec is sec and (i.split_from is not None) == is_rest]
         if not match or (wx and match[0].writable):
             return None
         rest.remove(match[0])
         rest.insert(0, match[0])
+    return rest
 
-    pos = content_start + tail_jump
-    if wx:
-        seg1_items = [it for it in rest if not it.writable]
-        seg2_items = [it for it in rest if it.writable]
+
+def _lay_out(items: list, pos: int, offsets: list, nz_end: int) -> tuple:
+    """Lay ``items`` out from file offset ``pos``, appending their offsets to
+    ``offsets``; return where they end and where their last byte that may be
+    non-zero ends (``nz_end`` when none may be)."""
+    for it in items:
+        pos = _align(pos, it.align)
+        offsets.append(pos)
+        if it.nz_end:
+            nz_end = pos + it.nz_end
+        pos += it.size
+    return pos, nz_end
+
+
+def _lay_out_tail(d: _Draft, rest: list) -> _Tail:
+    """File offsets for the tail ``rest`` after the content start (and the
+    tail's entry jump): with --wx the writable items after the others, at
+    the alignment of the writable segment; then the bss after it all."""
+    if d.wx:
+        seg1 = [it for it in rest if not it.writable]
+        seg2 = [it for it in rest if it.writable]
     else:
-        seg1_items, seg2_items = rest, []
-    tail_pos = []           # file offsets of seg1_items + seg2_items, in order
-    nz_end = 0
-
-    def lay_out(items, pos):
-        """Lay ``items`` out from ``pos``; return where they end."""
-        nonlocal nz_end
-        for it in items:
-            a = it.align
-            if a > 1:
-                pos = (pos + a - 1) & -a
-            tail_pos.append(pos)
-            if it.nz_end:
-                nz_end = pos + it.nz_end
-            pos += it.size
-        return pos
-
-    pos = lay_out(seg1_items, pos)
-    end1 = pos
-    # holes and patches are inside the headers: never beyond header_end
-    delta1 = base
-    off2 = pos
-    delta2 = base
-    if wx:
-        first_align = max([i.align for i in seg2_items] + [b.align for b in ctx.bss] + [1])
-        off2 = _align(pos, first_align)
-        pos = lay_out(seg2_items, off2)
-    content_end = pos
-    file_end = max(header_end + tail_jump, nz_end if opts.trim_zeros else content_end)
-    if wx:
+        seg1, seg2 = rest, []
+    offsets = []
+    end1, nz_end = _lay_out(seg1, d.content_start + d.tail_jump, offsets, 0)
+    off2 = content_end = end1
+    if d.wx:
+        first_align = max([i.align for i in seg2] + [b.align for b in d.ctx.bss] + [1])
+        off2 = _align(end1, first_align)
+        content_end, nz_end = _lay_out(seg2, off2, offsets, nz_end)
+    trim = d.ctx.link.options.trim_zeros
+    file_end = max(d.header_end + d.tail_jump, nz_end if trim else content_end)
+    if d.wx:
         file_end = max(file_end, end1)
     # bss (the headers are mapped too: memory starts after them at the earliest)
-    mem = max(content_end, header_end)
+    mem = max(content_end, d.header_end)
     bss_pos = {}
-    for b in ctx.bss:
+    for b in d.ctx.bss:
         mem = _align(mem, b.align)
         bss_pos[id(b)] = mem
         mem += b.size
+    return _Tail(seg1 + seg2, offsets, end1, off2, content_end, file_end, mem, bss_pos)
 
-    # ---- segments
+
+def _segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
+    """The program headers' segments for the tail ``t``: (segments, delta2,
+    mem_end), delta2 turning an offset of the writable segment (--wx; the
+    base otherwise) into its address, mem_end the address past the bss.
+    None when this arrangement does not fit; LayoutError when the layout
+    cannot map the program."""
+    segs = (_two_segments if d.wx else _one_segment)(d, t, flags0)
+    if segs is None:
+        return None
+    segs[0][0].paddr = d.spec.first_paddr()
+    mem_end = segs[2]
+    if mem_end >= layoutsmod.USER_TOP - d.ctx.page:
+        raise LayoutError(f"the image ends at {mem_end:#x}, above the user address space")
+    return segs
+
+
+def _one_segment(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
+    """One segment, headers to bss (see :func:`_segments`), with the sizes
+    the layout may force."""
+    spec, page, phnum, base = d.spec, d.ctx.page, d.phnum, d.base
     first_off = spec.first_offset(phnum)
-    f1 = spec.first_flags(flags0, ctx.arch)
-    align = spec.segment_align(page)
-    segments = []
-    if wx:
-        forced = spec.first_filesz(phnum, end1 - first_off, page)
-        if forced:
-            fs1, ms1 = forced
-            map1_end = _page_round(first_off + fs1, page)
-        else:
-            fs1 = ms1 = end1 - first_off
-            map1_end = _page_round(end1, page)
-        segments.append(Segment(offset=first_off, vaddr=base + first_off, filesz=fs1,
-                                memsz=ms1, flags=f1, align=align))
-        delta2 = base + map1_end - (off2 - off2 % page)
-        fs2 = max(0, min(file_end, content_end) - off2)
-        segments.append(Segment(offset=off2, vaddr=off2 + delta2, filesz=fs2,
-                                memsz=mem - off2, flags=layoutsmod.PF_R | PF_W, align=page))
-        mem_end_addr = mem + delta2
-        if mem_end_addr >= layoutsmod.USER_TOP - page:
+    forced = spec.first_filesz(phnum, max(t.file_end, t.mem) - first_off, page)
+    if forced:
+        fs, ms = forced
+        if t.mem > _page_round(t.file_end, page):
+            raise LayoutError(f"layout {spec.name} maps no bss beyond the file's last page "
+                              f"(p_memsz must equal p_filesz); this program needs "
+                              f"{t.mem - t.file_end} bytes of zeroed memory after the file")
+        if _page_round(first_off + fs, page) < t.mem:
             return None
     else:
-        forced = spec.first_filesz(phnum, max(file_end, mem) - first_off, page)
-        if forced:
-            fs, ms = forced
-            if mem > _page_round(file_end, page):
-                raise LayoutError(f"layout {spec.name} maps no bss beyond the file's last page "
-                                  f"(p_memsz must equal p_filesz); this program needs "
-                                  f"{mem - file_end} bytes of zeroed memory after the file")
-            if _page_round(first_off + fs, page) < mem:
-                return None
-        else:
-            fs, ms = file_end - first_off, mem - first_off
-            forced_ms = spec.first_memsz(phnum)
-            if forced_ms is not None:
-                if ms > forced_ms:
-                    raise LayoutError(f"layout {spec.name} maps {forced_ms} bytes from the file "
-                                      f"on (p_memsz is forced); this program needs {ms}")
-                ms = forced_ms
-        segments.append(Segment(offset=first_off, vaddr=base + first_off, filesz=fs, memsz=ms,
-                                flags=f1, align=align))
-        mem_end_addr = base + mem
-    segments[0].paddr = spec.first_paddr()
-    if mem_end_addr >= layoutsmod.USER_TOP - page:
-        raise LayoutError(f"the image ends at {mem_end_addr:#x}, above the user address space")
+        fs, ms = t.file_end - first_off, t.mem - first_off
+        forced_ms = spec.first_memsz(phnum)
+        if forced_ms is not None:
+            if ms > forced_ms:
+                raise LayoutError(f"layout {spec.name} maps {forced_ms} bytes from the file "
+                                  f"on (p_memsz is forced); this program needs {ms}")
+            ms = forced_ms
+    seg = Segment(offset=first_off, vaddr=base + first_off, filesz=fs, memsz=ms,
+                  flags=spec.first_flags(flags0, d.ctx.arch), align=spec.segment_align(page))
+    return [seg], base, base + t.mem
 
-    # ---- addresses
+
+def _two_segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
+    """--wx: the headers and code, then the writable data and bss on pages
+    of their own (see :func:`_segments`).  None when the image would end
+    too close to the top of the user address space."""
+    spec, page, phnum, base = d.spec, d.ctx.page, d.phnum, d.base
+    first_off = spec.first_offset(phnum)
+    forced = spec.first_filesz(phnum, t.end1 - first_off, page)
+    if forced:
+        fs1, ms1 = forced
+        map1_end = _page_round(first_off + fs1, page)
+    else:
+        fs1 = ms1 = t.end1 - first_off
+        map1_end = _page_round(t.end1, page)
+    delta2 = base + map1_end - (t.off2 - t.off2 % page)
+    fs2 = max(0, min(t.file_end, t.content_end) - t.off2)
+    segments = [Segment(offset=first_off, vaddr=base + first_off, filesz=fs1, memsz=ms1,
+                        flags=spec.first_flags(flags0, d.ctx.arch),
+                        align=spec.segment_align(page)),
+                Segment(offset=t.off2, vaddr=t.off2 + delta2, filesz=fs2, memsz=t.mem - t.off2,
+                        flags=layoutsmod.PF_R | PF_W, align=page)]
+    mem_end = t.mem + delta2
+    if mem_end >= layoutsmod.USER_TOP - page:
+        return None
+    return segments, delta2, mem_end
+
+
+def _addresses(d: _Draft, t: _Tail, delta2: int) -> tuple:
+    """(final, piece_lists): sec -> (address, file offset; -1 for bss) of
+    every item in the tail, the holes and the bss, and sec -> [(start,
+    length, address, offset)] of each split section, its pieces in section
+    order (its entry in ``final`` is its first piece)."""
+    delta1 = d.base
     final = {}
-    for it, p in zip(seg1_items + seg2_items, tail_pos):
+    for it, p in zip(t.items, t.offsets):
         if it.split_from is not None:
-            pieces[it.sec].append([it.split_from, it.size, p])
+            d.pieces[it.sec].append([it.split_from, it.size, p])
         else:
-            d = delta2 if (wx and it.writable) else delta1
-            final[it.sec] = (p + d, p)
-    for sec, (_kind, _h, a) in place.items():
+            final[it.sec] = (p + (delta2 if (d.wx and it.writable) else delta1), p)
+    for sec, (_kind, _h, a) in d.place.items():
         final[sec] = (a + delta1, a)
-    for b in ctx.bss:
-        final[b.sec] = (bss_pos[id(b)] + (delta2 if wx else delta1), -1)
+    for b in d.ctx.bss:
+        final[b.sec] = (t.bss_pos[id(b)] + (delta2 if d.wx else delta1), -1)
     piece_lists = {}
-    for sec, plist in pieces.items():
+    for sec, plist in d.pieces.items():
         plist.sort(key=lambda p: p[0])
         lst = [(start, length, foff + delta1, foff) for start, length, foff in plist]
         piece_lists[sec] = lst
         final[sec] = (lst[0][2], lst[0][3])
-    # jumps that continue split code
-    for foff, sec_off in pending_jumps:
-        sec = split_item.sec
+    return final, piece_lists
+
+
+def _jumps(d: _Draft, piece_lists: dict) -> bool:
+    """Patch in the jumps that continue split code at its next piece
+    (``ctx.arch.encode_jump``).  False when one cannot reach."""
+    for foff, sec_off in d.pending_jumps:
+        sec = d.split.sec
         nxt = next(p for p in piece_lists[sec] if p[0] == sec_off)
-        jump = ctx.arch.encode_jump(foff + delta1, nxt[2], info.jump)
+        jump = d.ctx.arch.encode_jump(foff + d.base, nxt[2], d.info.jump)
+        if jump is None:
+            return False
+        d.patches.append((foff, jump, f"jmp to {sec.where()}+{sec_off:#x}"))
+    return True
+
+
+def _addr_of(sym, final: dict, piece_lists: dict) -> int:
+    """``sym``'s address in this plan (inside the right piece of split code)."""
+    sec = sym.section
+    if sec is None:
+        return symbol_address(sym)
+    if sec in piece_lists:
+        for start, length, addr, _f in piece_lists[sec]:
+            if start <= sym.value < start + length:
+                return addr + sym.value - start
+    return final[sec][0] + sym.value
+
+
+def _entry(d: _Draft, entry_addr: int) -> int | None:
+    """e_entry for the entry symbol at ``entry_addr``; for layouts that start
+    at a fixed byte, patch in the jump to the entry :func:`_place_entry`
+    chose.  None when the jump cannot reach or the code is not there."""
+    spec, base = d.spec, d.base
+    if spec.entry_offset is None:
+        return entry_addr
+    if d.entry_jump is not None:
+        foff, n = d.entry_jump
+        jump = d.ctx.arch.encode_jump(base + foff, entry_addr, n)
         if jump is None:
             return None
-        patches.append((foff, jump, f"jmp to {sec.where()}+{sec_off:#x}"))
-
-    def addr_of(sym):
-        sec = sym.section
-        if sec is None:
-            return symbol_address(sym)
-        if sec in piece_lists:
-            for start, length, addr, _f in piece_lists[sec]:
-                if start <= sym.value < start + length:
-                    return addr + sym.value - start
-        return final[sec][0] + sym.value
-    entry_addr = addr_of(ctx.entry_sym)
-    if spec.entry_offset is not None:
-        e_entry = base + spec.entry_offset
-        start = spec.entry_start(phnum)
-        if entry_jump is not None:
-            foff, n = entry_jump
-            jump = ctx.arch.encode_jump(base + foff, entry_addr, n)
-            if jump is None:
-                return None
-            patches.append((foff, jump, "jmp to the entry"))
-            if not entry_in_tail:
-                holes[0].used.insert(0, (foff, n, "jmp to the entry"))
-        elif entry_addr != base + start:
-            return None
-    else:
-        e_entry = entry_addr
-
-    text_end = max([final[i.sec][0] + i.size for i in ctx.items if i.code and i.sec in final]
-                   + [base + content_start])
-    data_end = (delta2 if wx else delta1) + content_end
-    image_size = max(header_end, content_end)
-    file_size = min(file_end, image_size)
-    return _Plan(spec=spec, phnum=phnum, base=base, place=final, pieces=piece_lists,
-                 patches=patches, holes=holes, segments=segments, entry=e_entry,
-                 file_size=file_size, image_size=image_size, header_end=header_end,
-                 content_start=content_start, mem_end=mem_end_addr, text_end=text_end,
-                 data_end=data_end, npieces=sum(len(v) for v in piece_lists.values()))
+        d.patches.append((foff, jump, "jmp to the entry"))
+        if not d.entry_in_tail:
+            d.holes[0].used.insert(0, (foff, n, "jmp to the entry"))
+    elif entry_addr != base + spec.entry_start(d.phnum):
+        return None
+    return base + spec.entry_offset
 
 
 def _plan(ctx: _Context, spec) -> _Plan:
-    """The smallest plan for ``spec``; LayoutError when none works."""
-    link = ctx.link
-    opts = link.options
+    """The smallest plan for ``spec`` over every choice :func:`_choices`
+    gives (the first found among equal keys); LayoutError when none works:
+    the last one a choice raised, else that the entry cannot be reached."""
+    opts = ctx.link.options
     wx = opts.wx and ctx.writable
     phnum = 2 if wx else 1
     _check(spec, ctx, phnum)
     flags0 = layoutsmod.segment_flags(ctx.writable, wx)
     base = spec.base_for(flags0, opts.base, ctx.arch.default_base)
+    best = None
+    error = None
+    for split, mode, tail_first, entry_mode in _choices(ctx, spec, phnum):
+        try:
+            p = _build(ctx, spec, phnum, base, flags0, split, mode, tail_first, entry_mode)
+        except LayoutError as exc:
+            error = exc
+            continue
+        if p is not None and (best is None or p.key < best.key):
+            best = p
+    if best is None:
+        if error is not None:
+            raise error
+        raise LayoutError(f"layout {spec.name}: no arrangement of this program fits "
+                          "(its entry cannot be reached from the header)")
+    return best
+
+
+def _choices(ctx: _Context, spec, phnum: int):
+    """Yield every (split, mode, tail_first, entry_mode) :func:`_build`
+    tries for ``spec``, in search order (see its docstring)."""
+    splits = _splits(ctx, spec, phnum)
+    for entry_mode in _entry_modes(ctx, spec, phnum):
+        for split in splits:
+            modes = ("whole-first", "split-first") if split is not None else ("whole-first",)
+            for mode in modes:
+                for tail_first in _tail_firsts(ctx, spec, phnum, split):
+                    yield split, mode, tail_first, entry_mode
+
+
+def _splits(ctx: _Context, spec, phnum: int) -> list:
+    """None (split nothing), then up to two code items worth splitting
+    across the header holes, largest first."""
+    opts = ctx.link.options
     splits = [None]
     if opts.holes and opts.split_code and spec.holes(phnum):
         # the holes hold a few dozen bytes: splitting pays off for any code
@@ -602,48 +774,46 @@ def _plan(ctx: _Context, spec) -> _Plan:
                 splits.append(it)
             if len(splits) == 3:
                 break
-    entry_modes = ["-"]
-    in_tail = spec.entry_in_tail(phnum, opts.holes)
-    if spec.entry_offset is not None:
-        entry_modes = (["inline"] + [f"jmp{n}" for n in ctx.arch.jump_sizes]
-                       if opts.holes or in_tail else [])
-        if not opts.holes and not in_tail:
-            raise LayoutError(f"layout {spec.name} needs its header holes (the entry is inside "
-                              "the ELF header); drop --no-holes")
-    best = None
-    error = None
-    for entry_mode in entry_modes:
-        for split in splits:
-            for mode in (("whole-first", "split-first") if split is not None else ("whole-first",)):
-                firsts = [None]
-                if opts.holes and spec.tail_free(phnum):
-                    seen = set()
-                    # which section overlaps the last p_align: worth trying
-                    # each only for small programs (the search is per layout)
-                    for it in (ctx.items[:8] if len(ctx.items) <= MAX_TRY_FIRST else []):
-                        key = (it.sec, False)
-                        if key not in seen and it is not split:
-                            seen.add(key)
-                            firsts.append(key)
-                    if split is not None:
-                        firsts.append((split.sec, True))
-                for tf in firsts:
-                    try:
-                        p = _build(ctx, spec, phnum, base, flags0, split, mode, tf, entry_mode)
-                    except LayoutError as exc:
-                        error = exc
-                        continue
-                    if p is not None and (best is None or p.key < best.key):
-                        best = p
-    if best is None:
-        if error is not None:
-            raise error
-        raise LayoutError(f"layout {spec.name}: no arrangement of this program fits "
-                          "(its entry cannot be reached from the header)")
-    return best
+    return splits
+
+
+def _entry_modes(ctx: _Context, spec, phnum: int) -> list:
+    """How execution may reach the entry (see :func:`_place_entry`): "-"
+    when the layout does not fix where the CPU starts, else "inline" and a
+    jump of each size the arch encodes; LayoutError when the layout needs
+    holes that --no-holes takes away."""
+    if spec.entry_offset is None:
+        return ["-"]
+    holes = ctx.link.options.holes
+    if not holes and not spec.entry_in_tail(phnum, holes):
+        raise LayoutError(f"layout {spec.name} needs its header holes (the entry is inside "
+                          "the ELF header); drop --no-holes")
+    return ["inline"] + [f"jmp{n}" for n in ctx.arch.jump_sizes]
+
+
+def _tail_firsts(ctx: _Context, spec, phnum: int, split) -> list:
+    """Which item to try at the start of the tail, where it overlaps the
+    header (``spec.tail_free``): None (the default order), each of the
+    first sections of a small program, and the split section's rest."""
+    firsts = [None]
+    if not (ctx.link.options.holes and spec.tail_free(phnum)):
+        return firsts
+    seen = set()
+    # which section overlaps the last p_align: worth trying each only for
+    # small programs (the search is per layout)
+    for it in (ctx.items[:8] if len(ctx.items) <= MAX_TRY_FIRST else []):
+        key = (it.sec, False)
+        if key not in seen and it is not split:
+            seen.add(key)
+            firsts.append(key)
+    if split is not None:
+        firsts.append((split.sec, True))
+    return firsts
 
 
 def _apply(link: Link, plan: _Plan, considered: list) -> None:
+    """Give every kept section its address/offset (and pieces) from ``plan``,
+    set ``link.layout`` and the linker-defined symbols."""
     for sec in link.kept:
         addr, off = plan.place[sec]
         sec.addr, sec.offset = addr, off
@@ -664,18 +834,33 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
 
 
 def layout(link: Link) -> Link:
-    arch = link.arch
-    opts = link.options
-    page = arch.page_size
-    if opts.base is not None:
-        if opts.base % page:
-            raise LayoutError(f"base address {opts.base:#x} is not a multiple of the page "
-                              f"size ({page:#x})")
-        if opts.base < layoutsmod.MIN_USER_BASE:
-            # vm.mmap_min_addr is 4096 or 65536 on stock kernels: lower needs CAP_SYS_RAWIO
-            raise LayoutError(f"base address {opts.base:#x} is below 0x10000; an ordinary user "
-                              "cannot map it (vm.mmap_min_addr)")
-    specs = layoutsmod.candidates(opts.layout, arch)
+    """Pass 5 (see the module docstring): plan every candidate layout and
+    apply the smallest whose relocations fit."""
+    _check_base(link.options.base, link.arch.page_size)
+    specs = layoutsmod.candidates(link.options.layout, link.arch)
+    plans, considered = _plans(link, specs)
+    _apply_smallest(link, plans, considered)
+    return link
+
+
+def _check_base(base: int | None, page: int) -> None:
+    """LayoutError when a requested base address cannot be mapped."""
+    if base is None:
+        return
+    if base % page:
+        raise LayoutError(f"base address {base:#x} is not a multiple of the page "
+                          f"size ({page:#x})")
+    if base < layoutsmod.MIN_USER_BASE:
+        # vm.mmap_min_addr is 4096 or 65536 on stock kernels: lower needs CAP_SYS_RAWIO
+        raise LayoutError(f"base address {base:#x} is below 0x10000; an ordinary user "
+                          "cannot map it (vm.mmap_min_addr)")
+
+
+def _plans(link: Link, specs: list) -> tuple:
+    """(plans, considered): the best plan of each layout in ``specs`` that
+    can hold the program, smallest first, and (name, size or None, why not)
+    for every layout.  An explicitly requested layout's LayoutError is
+    raised; so is one naming every layout when none can hold it."""
     explicit = len(specs) == 1
     ctx = _Context(link)
     plans, considered = [], []
@@ -692,14 +877,17 @@ def layout(link: Link) -> Link:
     plans.sort(key=lambda p: p.key)
     for p in plans:
         considered.append((p.spec.name, p.file_size, ""))
-    if len(plans) == 1:
-        _apply(link, plans[0], considered)
-        return link
+    return plans, considered
+
+
+def _apply_smallest(link: Link, plans: list, considered: list) -> None:
+    """Apply the first of ``plans`` whose relocations all take their values
+    (tried by relocating on trial; the last plan is applied untried, its
+    errors come from the relocate pass); a plan that fails gets the reason
+    in ``considered``."""
     from .relocate import relocate
-    for i, p in enumerate(plans):
+    for p in plans[:-1]:
         _apply(link, p, considered)
-        if i == len(plans) - 1:
-            return link
         try:                        # trial: every field must take its value here
             relocate(link)
         except (RelocationError, LayoutError) as exc:
@@ -708,11 +896,13 @@ def layout(link: Link) -> Link:
             continue
         finally:
             link.image = None
-        return link
-    return link
+        return
+    _apply(link, plans[-1], considered)
 
 
 def _define_linker_symbols(link: Link, plan: _Plan) -> None:
+    """Give the linker-defined symbols (_etext, _edata, _end, ...) their
+    values in ``plan``."""
     base = plan.base
     values = {"__executable_start": base, "_etext": plan.text_end, "etext": plan.text_end,
               "__etext": plan.text_end, "_edata": plan.data_end, "edata": plan.data_end,

@@ -115,8 +115,10 @@ def record_link(plan, size: int, directory: str) -> None:
             rec["ld_warning"] = (f"GNU ld finds no {plan.options.entry} (tinyelf added its start "
                                  "stub for main), so its output does not run")
     except TinyElfError as exc:
-        detail = [l for l in (getattr(exc, "detail", "") or "").splitlines() if l.strip()]
-        rec["ld_error"] = (detail[0] if detail else exc.messages[0])[:200]
+        detail = [l for l in (getattr(exc, "detail", "") or "").splitlines()
+                  if l.strip() and "LOAD segment with RWX" not in l]
+        telling = [l for l in detail if "undefined reference" in l or "error" in l] or detail
+        rec["ld_error"] = (telling[0] if telling else exc.messages[0])[:200]
     except OSError as exc:
         rec["ld_error"] = str(exc)[:200]
     try:

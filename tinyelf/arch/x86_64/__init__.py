@@ -129,6 +129,15 @@ class X86_64(Arch):
             out.append((start, end, insn.mnemonic, targets))
         return out
 
+    @property
+    def asm_syntax(self):
+        """Intel syntax for tinyelf.asm (tinyelf/arch/x86_64/asm_syntax.py)."""
+        syntax = self.__dict__.get("_asm_syntax")
+        if syntax is None:
+            from .asm_syntax import X86Syntax
+            syntax = self._asm_syntax = X86Syntax(self)
+        return syntax
+
     def trace_hints(self):
         from .trace import TRACE
         return TRACE
