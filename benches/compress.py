@@ -129,6 +129,13 @@ def timed_runs(path, argv=(), stdin=b"", n=RUNS):
     return statistics.median(times), rss
 
 
+def peak_kib(path) -> int:
+    """Peak resident size of one run, from /usr/bin/time (a child of Python
+    spawned by vfork would report Python's pages as its own)."""
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", str(path)], capture_output=True, text=True)
+    return int(r.stderr.strip().splitlines()[-1])
+
+
 def dropper(plain: Path, out: Path) -> int:
     xz = subprocess.run(["xz", "--format=lzma", "--lzma1=preset=9e,lc=1,lp=0,pb=0", "-c", str(plain)],
                         capture_output=True, check=True).stdout
@@ -191,9 +198,11 @@ def main() -> int:
         times = compress_times(gen, work / "ct")
         print(f"compression of its {times['image']}-byte image: lz {times['lz']:.2f} s, "
               f"cm {times['cm']:.2f} s (CPU)")
-        t_plain, rss_plain = timed_runs(work / "gen.plain")
+        t_plain, _rss = timed_runs(work / "gen.plain")
+        rss_plain = peak_kib(work / "gen.plain")
         for codec in ("lz", "cm"):
-            t, rss = timed_runs(work / f"gen.{codec}")
+            t, _rss = timed_runs(work / f"gen.{codec}")
+            rss = peak_kib(work / f"gen.{codec}")
             print(f"start-up {codec}: {1000 * (t - t_plain):.2f} ms more than plain "
                   f"({1000 * t:.2f} vs {1000 * t_plain:.2f} ms, median of {RUNS}); "
                   f"peak RSS {rss} KiB vs {rss_plain} KiB")
