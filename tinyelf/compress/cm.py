@@ -25,9 +25,13 @@ K = 0x9E3779B97F4A7C15   # the hash multiplier (Fibonacci hashing)
 SLOT_BITS = 21
 TABLE_BYTES = 2 << SLOT_BITS          # one model's table: 4 MiB
 MAX_MODELS = 8
-#: models tried by the compressor, best first in a greedy search
-CANDIDATES = (0x80, 0xC0, 0xE0, 0x40, 0xA0, 0xF0, 0x20, 0x90, 0x50, 0x84, 0x00, 0x60, 0xFC,
-              0xF8, 0xFF, 0xD0, 0xB0, 0x88, 0xC8, 0xE8, 0x48, 0x30, 0x10, 0x08, 0xA8)
+#: models tried by the compressor, best first in a greedy search (masks: bit j
+#: keeps the byte 8 - j back, so 0b10000000 is order 1)
+CANDIDATES = (0b10000000, 0b11000000, 0b11100000, 0b01000000, 0b10100000, 0b11110000,
+              0b00100000, 0b10010000, 0b01010000, 0b10000100, 0b00000000, 0b01100000,
+              0b11111100, 0b11111000, 0b11111111, 0b11010000, 0b10110000, 0b10001000,
+              0b11001000, 0b11101000, 0b01001000, 0b00110000, 0b00010000, 0b00001000,
+              0b10101000)
 
 
 def table_bytes(n: int) -> int:
