@@ -160,6 +160,52 @@ def test_must_reject(outcomes, name):
     assert not os.path.exists(os.path.join(os.path.dirname(r.objs[0]), "prog.tinyelf"))
 
 
+# --- compressed (issue 12, tinyelf.compress) ---------------------------------------
+#: every variant is linked with --compress=lz (a link costs ~0.1 s more); cm (seconds
+#: of Python per link) and auto (which tries lz, cm and none) only on this subset
+COMPRESS_SUBSET = ["switch.O2", "fptr.O2-pie", "bigbss.Os-pic", "strings.Os-pic",
+                   "statics.O2", "recursion.O0", "args.Os", "wc_c.Os", "hello_rs.z",
+                   "echo_rs.z-pic", "prodfactors_rs.z", "rot13_rs.3"]
+
+
+def _compressed_runs(r, codec, wx):
+    import tinyelf
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
+    lk = run(list(r.objs) + list(r.archives), LinkOptions(compress=codec, wx=wx))
+    out = os.path.join(os.path.dirname(r.objs[0]), f"prog.{codec}{'.wx' if wx else ''}")
+    with open(out, "wb") as f:
+        f.write(lk.output)
+    os.chmod(out, 0o755)
+    assert run_variant(out, r.variant) == r.ld, (codec, wx)
+    assert run_variant(out, r.variant, as_nobody=True) == r.ld, (codec, wx)
+    return len(lk.output)
+
+
+def _runnable(outcomes, name):
+    r = outcomes[name]
+    assert r.build_error is None and r.tinyelf_error is None
+    return r
+
+
+@pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if not v.reject])
+def test_compressed_lz_behaves_the_same(outcomes, name):
+    r = _runnable(outcomes, name)
+    for wx in (False, True):
+        _compressed_runs(r, "lz", wx)
+
+
+@pytest.mark.parametrize("name", [n for n in COMPRESS_SUBSET
+                                  if any(v.name == n for v in corpus.VARIANTS)])
+def test_compressed_cm_and_auto_behave_the_same(outcomes, name):
+    r = _runnable(outcomes, name)
+    sizes = {}
+    for codec in ("cm", "auto"):
+        for wx in (False, True):
+            sizes[codec, wx] = _compressed_runs(r, codec, wx)
+    assert sizes["auto", False] <= r.sizes[1]        # never larger than not compressing
+
+
 def main(argv):
     chosen = [v for v in corpus.VARIANTS if not argv or any(a in v.name for a in argv)]
     with tempfile.TemporaryDirectory(prefix="tinyelf-diff-") as tmp:

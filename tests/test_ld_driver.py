@@ -267,6 +267,19 @@ def test_pack_undefined_and_require_defined(tmp_path):
     assert data == out.read_bytes()
 
 
+@pytest.mark.parametrize("arg", ["-Wl,--compress=lz", "--compress=lz", "-Wl,--compress"])
+def test_compress_as_a_link_arg(tmp_path, arg):
+    """cargo passes tinyelf's --compress as -C link-arg=...: the output is compressed and runs."""
+    from tinyelf.compress.unpack import recognise
+    obj = assemble(ADDR_PROG, tmp_path / "prog.o")
+    out = tmp_path / "prog"
+    proc = run_ld(obj, arg, "-Wl,-e,main2", "-Wl,-Ttext=0x23000000", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert recognise(out.read_bytes()) is not None or arg == "-Wl,--compress"
+    assert run_exe(out, as_nobody=True) == (b"", 0x23)
+    assert "unknown codec" in run_ld(obj, "--compress=zip", "-o", out).stderr
+
+
 # ---- the option table, std link lines, the report for cargo users ----------
 
 def test_std_link_line_is_answered_once(tmp_path):

@@ -227,6 +227,18 @@ class Arch:
         (i386: a base register or not) override this."""
         return slot + A
 
+    def decompressor(self, codec: str, wx: bool):
+        """The decompressor stub for ``codec`` ('lz', 'cm'): ``(code, relocs)``
+        (relocs = [(offset, type, symbol name, addend)] naming the symbols of
+        tinyelf.compress), the decoder followed by the exit (``wx``: make the
+        program's code R+X first); None when this machine has none."""
+        return None
+
+    def split_jump_target(self, read, addr: int):
+        """Where the jump the layout inserts between pieces of split code, at
+        ``addr``, goes (``read(addr, n)`` gives memory bytes); None if there is none."""
+        return None
+
     def arch_value(self, link, sec, r_off: int, spec: RelocType, S: int, A: int, P: int, sym) -> int:
         """The value of a relocation whose formula is the arch's own (>= F_ARCH)."""
         raise NotImplementedError(f"{self.name}: formula {spec.formula} of {spec.name}")

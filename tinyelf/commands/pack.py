@@ -76,6 +76,11 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--report", action="store_true",
                    help="print where every byte of the output goes (to stdout)")
     g.add_argument("--json", action="store_true", help="print the report as JSON (implies --report)")
+    g.add_argument("--compress", nargs="?", const="auto", default="none",
+                   choices=("none", "auto", "lz", "cm"), metavar="CODEC",
+                   help="compressed executable: the program is decompressed in memory at start "
+                   "by a tiny stub (no file, no other program); auto (the default with a bare "
+                   "--compress) keeps the smallest of lz, cm and none; see docs/compress.md")
     g.add_argument("--no-holes", dest="holes", action="store_false",
                    help="leave the header bytes the kernel ignores empty")
     g.add_argument("--no-split-code", dest="split_code", action="store_false",
@@ -95,7 +100,7 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
 
 
 SQUEEZE_FIELDS = ("layout", "wx", "holes", "split_code", "merge_strings", "fold_functions",
-                  "squeeze_align", "every_byte", "trim_zeros")
+                  "squeeze_align", "every_byte", "trim_zeros", "compress")
 
 
 def register(sub):
@@ -201,6 +206,7 @@ def write_extras(args, lk) -> None:
     --emit-ld-script), for every command that links (pack, build): never over
     an input or OUT."""
     from ..tools.output import check_not_input, write_atomic
+    lk = lk.inner or lk          # a compressed file: describe the program inside
     inputs = list(getattr(args, "inputs", None) or [getattr(args, "source", None)])
     inputs = [i for i in inputs if i is not None]
     if getattr(args, "map", None):
@@ -225,4 +231,9 @@ def print_report(args, lk, inputs, notes=()) -> None:
         rep = link_report(lk, inputs=inputs)
         if notes:
             rep["notes"] = list(notes)
-        print(render(rep, as_json=args.json))
+        lines = []
+        if lk.compression:
+            from ..compress.report import compression_report, render_lines
+            rep["compression"] = compression_report(lk)
+            lines = render_lines(rep["compression"])
+        print("\n".join([render(rep, as_json=args.json)] + ([] if args.json else lines)))

@@ -25,5 +25,13 @@ def run(args) -> int:
         rep = file_report(data)
     except InputError as exc:
         raise InputError(f"{args.file}: {exc.messages[0]}") from None
+    from ..compress.unpack import recognise
+    from .inspect import compressed_note
+    found = recognise(data)
+    if found:
+        rep["compressed"] = {"codec": found["codec"], "wx": found["wx"],
+                             "program_start": found["fields"]["__dest"],
+                             "program_entry": found["fields"]["__entry"]}
+        rep.setdefault("notes", []).append(compressed_note(found))
     print(render(rep, as_json=args.json))
     return 0

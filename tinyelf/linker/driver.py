@@ -30,6 +30,15 @@ PASS_NAMES = {"add_start_stub": "stub"}
 
 
 def run(inputs, options: LinkOptions) -> Link:
+    """Link ``inputs``; with ``options.compress`` (not "none") the result is
+    the compressed executable (tinyelf.compress), its ``inner`` the program."""
+    if options.compress != "none":
+        from ..compress import link_compressed
+        return link_compressed(inputs, options, run_passes)
+    return run_passes(inputs, options)
+
+
+def run_passes(inputs, options: LinkOptions) -> Link:
     """Run every pass and return the finished link model (``.output`` holds
     the file's bytes).
 

@@ -224,6 +224,8 @@ class LinkOptions:
     every_byte: bool = False
     #: trailing zero bytes become bss (p_filesz shortened)
     trim_zeros: bool = True
+    #: compressed executable (tinyelf.compress): "none", "auto", or a codec name ("lz", "cm")
+    compress: str = "none"
 
 
 @dataclass
@@ -315,6 +317,10 @@ class Link:
     output: bytes | None = None
     #: [(pass name, wall seconds)] in order, filled by the driver
     timings: list = field(default_factory=list)
+    #: compressed output (tinyelf.compress): the link of the program inside
+    #: (what --map and --debug-sidecar describe) and what the compression did
+    inner: "Link | None" = None
+    compression: dict | None = None
 
     def references(self):
         """``(section, offset, type, addend, target)`` for every relocation of

@@ -290,6 +290,14 @@ def _json(st, _value, _a):
     st.plan.report = st.plan.report or "-"
 
 
+def _compress(st, value, a):
+    from ..compress import CHOICES
+    codec = value or "auto"
+    if codec not in CHOICES:
+        raise UsageError(f"{a}: unknown codec (choose from {', '.join(CHOICES)})")
+    st.plan.options.compress = codec
+
+
 def _refuse(reason):
     def handler(_st, _value, a):
         raise UnsupportedError(f"{a}: {reason}")
@@ -339,6 +347,8 @@ LD_OPTIONS = (
     Opt(("--every-byte",), _flag("every_byte", True)),   # size passes spare no hot code
     Opt(("--report",), _report, value="optional"),
     Opt(("--json",), _json),
+    Opt(("--compress",), _compress, value="optional"),   # -C link-arg=--compress=cm
+    Opt(("--wx",), _flag("wx", True)),
     Opt(("-o", "--output"), _output, value=True, joined="-o"),
     Opt(("-L", "--library-path"), _lib_dir, value=True, joined="-L"),
     Opt(("-l", "--library"), _library, value=True, joined="-l"),
@@ -565,7 +575,7 @@ def link(plan: LdPlan):
     write_atomic(plan.output, lk.output)
     if plan.map_file or plan.print_map:
         from .linkmap import format_map
-        text = format_map(lk, plan.output)
+        text = format_map(lk.inner or lk, plan.output)   # compressed: the program inside
         if plan.map_file:
             write_atomic(plan.map_file, text.encode("utf-8"), mode=0o644)
         if plan.print_map:
@@ -586,6 +596,8 @@ tinyelf's own options (-C link-arg=OPTION, or the environment):
   --verify          cross-check every object's reading with lief (TINYELF_VERIFY=1)
   --no-lief         the default (no lief); accepted for old command lines
   --every-byte      every byte regardless of run time (docs/runtime.md)
+  --compress[=CODEC]  a compressed executable: auto (default), lz, cm (docs/compress.md)
+  --wx              no page both writable and executable
 honoured: objects, .a and .rlib archives, -o, -e/--entry, -u/--undefined,
   --require-defined, -Map=FILE, -M, -Ttext=ADDR/--image-base=ADDR,
   --(no-)gc-sections, -L/-l (static archives), @FILE, -Wl,..., -Xlinker;

@@ -188,6 +188,33 @@ class X86_64(Arch):
             return "jmp"
         return None
 
+    def decompressor(self, codec: str, wx: bool):
+        """unlz.asm / uncm.asm followed by exit.asm; with --wx enter_wx.asm,
+        the decoder, exit_wx.asm (stored bytes, stubs/built.py)."""
+        from .stubs import stored
+        from .stubs.built import STUBS
+        name = {"lz": "unlz", "cm": "uncm"}.get(codec)
+        if name not in STUBS:
+            return None
+        parts = (["enter_wx", name, "exit_wx"] if wx else [name, "exit"])
+        code, relocs = b"", []
+        for part in parts:
+            more, more_relocs = stored(part)
+            relocs += [(off + len(code), t, sym, a) for off, t, sym, a in more_relocs]
+            code += more
+        return code, relocs
+
+    def split_jump_target(self, read, addr: int):
+        """``jmp rel8`` (eb) or ``jmp rel32`` (e9) at ``addr``: its target."""
+        op = read(addr, 1)
+        if op == b"\xeb":
+            rel = read(addr + 1, 1)
+            return None if rel is None else addr + 2 + int.from_bytes(rel, "little", signed=True)
+        if op == b"\xe9":
+            rel = read(addr + 1, 4)
+            return None if rel is None else addr + 5 + int.from_bytes(rel, "little", signed=True)
+        return None
+
     @staticmethod
     def rewrite_relaxed(buf: bytearray, pos: int, kind: str, S: int, A: int, P: int, got_addr=0):
         """Rewrite the instruction whose GOT displacement starts at ``buf[pos]``

@@ -1,0 +1,277 @@
+"""Codec ``cm``: context mixing with a binary arithmetic coder (Crinkler-like).
+
+Every bit of the program, most significant first, is predicted by up to
+``MAX_MODELS`` context models and coded with a 32-bit carry-less arithmetic
+coder.  A model is a byte ``mask`` over the 8 bytes before the current one
+(bit j selects the byte 8 - j back: 0x80 is order 1, 0xC0 order 2, 0x00 order
+0) and a ``weight`` (a shift).  Its context (the masked bytes and the bits of
+the current byte seen so far, ``c0``) is hashed into a table of its own of
+2**21 two-byte slots ``(n0, n1)``: how often a 0 and a 1 followed.  The
+prediction adds every model's counts shifted by its weight,
+``p1 = ((2*s1 + 1) << 15) // (s0 + s1 + 1)`` in 1/65536; after the bit, the
+seen bit's count grows by 1 (at most 255) and the other one, if above 2,
+becomes n/2 + 1 (Crinkler's rule).
+
+Payload: M, M pairs (mask, weight), then the coder's bytes.  The decoder reads
+the 8 bytes before the one it decodes from its output (zero before the start).
+See docs/compress.md.
+"""
+from __future__ import annotations
+
+from math import log2
+
+M64 = (1 << 64) - 1
+K = 0x9E3779B97F4A7C15   # the hash multiplier (Fibonacci hashing)
+SLOT_BITS = 21
+TABLE_BYTES = 2 << SLOT_BITS          # one model's table: 4 MiB
+MAX_MODELS = 8
+#: models tried by the compressor, best first in a greedy search (masks: bit j
+#: keeps the byte 8 - j back, so 0b10000000 is order 1)
+CANDIDATES = (0b10000000, 0b11000000, 0b11100000, 0b01000000, 0b10100000, 0b11110000,
+              0b00100000, 0b10010000, 0b01010000, 0b10000100, 0b00000000, 0b01100000,
+              0b11111100, 0b11111000, 0b11111111, 0b11010000, 0b10110000, 0b10001000,
+              0b11001000, 0b11101000, 0b01001000, 0b00110000, 0b00010000, 0b00001000,
+              0b10101000)
+
+
+def table_bytes(n: int) -> int:
+    return MAX_MODELS * TABLE_BYTES
+
+
+def _expand(mask: int) -> int:
+    return sum(0xFF << (8 * j) for j in range(8) if mask >> j & 1)
+
+
+def _counts(data: bytes, mask: int):
+    """The model's (n0, n1) before each bit, and the bits: three lists."""
+    emask = _expand(mask)
+    table: dict = {}
+    n0s, n1s = [], []
+    padded = bytes(8) + data
+    for pos, byte in enumerate(data):
+        ctx = int.from_bytes(padded[pos:pos + 8], "little") & emask
+        base = (ctx * K) & M64
+        c0 = 1
+        for k in range(7, -1, -1):
+            idx = (((base + c0) & M64) * K & M64) >> (64 - SLOT_BITS)
+            slot = table.get(idx)
+            if slot is None:
+                slot = table[idx] = [0, 0]
+            n0s.append(slot[0])
+            n1s.append(slot[1])
+            y = byte >> k & 1
+            if slot[y] < 255:
+                slot[y] += 1
+            if slot[1 - y] > 2:
+                slot[1 - y] = (slot[1 - y] >> 1) + 1
+            c0 = c0 * 2 + y
+    return n0s, n1s
+
+
+def _bits(data: bytes) -> list:
+    return [b >> k & 1 for b in data for k in range(7, -1, -1)]
+
+
+def _offsets(bits) -> list:
+    """Per bit, where _cost_sums looks its cost up: 0 for a 1, 65536 for a 0."""
+    return [0 if y else 65536 for y in bits]
+
+
+def _sums(models, counts, n):
+    s0, s1 = [0] * n, [0] * n
+    for m, w in models:
+        n0s, n1s = counts[m]
+        s0 = [x + (a << w) for x, a in zip(s0, n0s)]
+        s1 = [x + (b << w) for x, b in zip(s1, n1s)]
+    return s0, s1
+
+
+def _probs(models, counts):
+    """p1 (in 1/65536) before each bit for models [(mask, weight)]."""
+    n = len(counts[models[0][0]][0])
+    s0, s1 = _sums(models, counts, n)
+    return [((2 * b + 1) << 15) // (a + b + 1) for a, b in zip(s0, s1)]
+
+
+_LOG: list = []
+
+
+def _cost_sums(s0, s1, bits) -> float:
+    """Bits the coder spends with these count sums (the -log2 of each bit's
+    probability; a bit y = 0 is looked up at 65536 + p: -log2(1 - p))."""
+    if not _LOG:
+        _LOG.extend([16.0] + [16 - log2(p) for p in range(1, 65536)])
+        _LOG.extend([16 - log2(65536 - p) for p in range(65536)])
+    log = _LOG
+    return sum([log[(((2 * b + 1) << 15) // (a + b + 1)) + o] for a, b, o in zip(s0, s1, bits)])
+
+
+def _cost_with(s0, s1, n0s, n1s, w, bits) -> float:
+    """_cost_sums of (s0 + n0s << w, s1 + n1s << w), without building the sums."""
+    log = _LOG
+    return sum([log[(((2 * (b + (d << w)) + 1) << 15) // (a + (c << w) + b + (d << w) + 1)) + o]
+                for a, b, c, d, o in zip(s0, s1, n0s, n1s, bits)])
+
+
+def _cost(models, counts, bits) -> float:
+    return _cost_sums(*_sums(models, counts, len(bits)), _offsets(bits))
+
+
+def models_of(payload: bytes) -> list:
+    """The (mask, weight) pairs at the start of a payload."""
+    return [(payload[1 + 2 * i], payload[2 + 2 * i]) for i in range(payload[0])]
+
+
+def byte_costs(data: bytes, payload: bytes | None = None) -> list:
+    """Bits each byte of ``data`` costs under the model (for the report); the
+    models are the payload's, or searched when no payload is given."""
+    models = models_of(payload) if payload else choose_models(data)
+    counts = {m: _counts(data, m) for m, _ in models}
+    bits = _bits(data)
+    out, acc = [], 0.0
+    for t, (p, y) in enumerate(zip(_probs(models, counts), bits)):
+        acc -= log2(((p if y else 65536 - p) or 1) / 65536)
+        if t % 8 == 7:
+            out.append(acc)
+            acc = 0.0
+    return out
+
+
+#: (input size up to, candidate models, weights tried when adding one, weight
+#: tuning rounds, candidates kept after each greedy round, weights tried in tuning)
+SEARCH = ((3072, CANDIDATES, (0, 2, 4), 3, 16, range(8)),
+          (1 << 62, CANDIDATES[:12], (2,), 2, 8, (-2, -1, 1, 2)))
+#: the search judges a model set by the cost of at most this many bits (every k-th)
+SAMPLE = 24000
+
+
+def choose_models(data: bytes):
+    """Greedy: add the (mask, weight) that saves most, while it saves 2 bytes
+    or more; then tune each weight in turn.  Smaller search on large inputs."""
+    bits = _offsets(_bits(data))
+    stride = -(-len(bits) // SAMPLE)
+    bits = bits[::stride]
+    n = len(bits)
+    for limit, cands, weights, rounds, keep, tune in SEARCH:
+        if len(data) <= limit:
+            break
+    counts = {}
+    for m in cands:
+        n0s, n1s = _counts(data, m)
+        counts[m] = (n0s[::stride], n1s[::stride])
+    models, s0, s1 = [], [0] * n, [0] * n
+    best = _cost_sums(s0, s1, bits)
+    while len(models) < MAX_MODELS:
+        step = None
+        ranked = []
+        for m in cands:
+            if any(m == x for x, _ in models):
+                continue
+            n0s, n1s = counts[m]
+            mine = None
+            for w in weights:
+                c = _cost_with(s0, s1, n0s, n1s, w, bits)
+                mine = c if mine is None else min(mine, c)
+                if step is None or c < step[0]:
+                    step = (c, (m, w))
+            ranked.append((mine, m))
+        if step is None or step[0] > best - 16:
+            break
+        best, (m, w) = step
+        n0s, n1s = counts[m]
+        s0 = [x + (a << w) for x, a in zip(s0, n0s)]
+        s1 = [x + (b << w) for x, b in zip(s1, n1s)]
+        models.append((m, w))
+        cands = [m for _c, m in sorted(ranked)[:keep]]   # the promising ones only
+    for _ in range(rounds):
+        changed = False
+        for i, (m, w0) in enumerate(models):
+            n0s, n1s = counts[m]
+            b0 = [x - (a << w0) for x, a in zip(s0, n0s)]
+            b1 = [x - (b << w0) for x, b in zip(s1, n1s)]
+            for w in (tune if isinstance(tune, range) else [w0 + d for d in tune]):
+                if not 0 <= w <= 7 or w == models[i][1]:
+                    continue
+                c = _cost_with(b0, b1, n0s, n1s, w, bits)
+                if c < best - 1:
+                    best, changed = c, True
+                    s0 = [x + (a << w) for x, a in zip(b0, n0s)]
+                    s1 = [x + (b << w) for x, b in zip(b1, n1s)]
+                    models[i] = (m, w)
+        if not changed:
+            break
+    return models or [(0x80, 0)]
+
+
+def encode(data: bytes, models) -> bytes:
+    counts = {m: _counts(data, m) for m, _ in models}
+    probs = _probs(models, counts)
+    out = bytearray([len(models)])
+    for m, w in models:
+        out += bytes([m, w])
+    x1, x2 = 0, 0xFFFFFFFF
+    for p, y in zip(probs, _bits(data)):
+        xmid = x1 + ((x2 - x1) * p >> 16)
+        if y:
+            x2 = xmid
+        else:
+            x1 = xmid + 1
+        while not (x1 ^ x2) & 0xFF000000:
+            out.append(x2 >> 24)
+            x1 = x1 << 8 & 0xFFFFFFFF
+            x2 = (x2 << 8 & 0xFFFFFFFF) | 0xFF
+    # the decoder reads 4 more bytes: any value in [x1, x2] ends it right; the
+    # one with most trailing zero bytes (they may become bss at the file's end)
+    top = -(-x1 >> 24) << 24 if x1 & 0xFFFFFF else x1
+    out += (top if top <= x2 else x1).to_bytes(4, "big")
+    return bytes(out)
+
+
+def compress(data: bytes) -> bytes:
+    return encode(data, choose_models(data))
+
+
+def decompress(stream: bytes, size: int) -> bytes:
+    """The reference decoder (what the x86-64 stub does); ``size`` bytes out."""
+    m = stream[0]
+    models = models_of(stream)
+    src = stream[1 + 2 * m:] + bytes(4)
+    pos = 4
+    x = int.from_bytes(src[:4], "big")
+    x1, x2 = 0, 0xFFFFFFFF
+    tables = [dict() for _ in models]
+    emasks = [_expand(mk) for mk, _ in models]
+    out = bytearray(8)
+    for _ in range(size):
+        ctx = int.from_bytes(out[-8:], "little")
+        bases = [((ctx & e) * K) & M64 for e in emasks]
+        c0 = 1
+        while c0 < 256:
+            s0 = s1 = 0
+            slots = []
+            for (mk, w), base, table in zip(models, bases, tables):
+                idx = (((base + c0) & M64) * K & M64) >> (64 - SLOT_BITS)
+                slot = table.setdefault(idx, [0, 0])
+                slots.append(slot)
+                s0 += slot[0] << w
+                s1 += slot[1] << w
+            p = ((2 * s1 + 1) << 15) // (s0 + s1 + 1)
+            xmid = x1 + ((x2 - x1) * p >> 16)
+            y = 1 if x <= xmid else 0
+            if y:
+                x2 = xmid
+            else:
+                x1 = xmid + 1
+            while not (x1 ^ x2) & 0xFF000000:
+                x1 = x1 << 8 & 0xFFFFFFFF
+                x2 = (x2 << 8 & 0xFFFFFFFF) | 0xFF
+                x = (x << 8 & 0xFFFFFFFF) | (src[pos] if pos < len(src) else 0)
+                pos += 1
+            for slot in slots:
+                if slot[y] < 255:
+                    slot[y] += 1
+                if slot[1 - y] > 2:
+                    slot[1 - y] = (slot[1 - y] >> 1) + 1
+            c0 = c0 * 2 + y
+        out.append(c0 & 0xFF)
+    return bytes(out[8:])
