@@ -66,15 +66,14 @@ def link_compressed(inputs, options, run_passes):
     choice = options.compress
     if choice not in CHOICES:
         raise UsageError(f"unknown --compress value '{choice}' (choose from {', '.join(CHOICES)})")
-    from .. import arch as archmod
-    arch = archmod.get(options.arch)
     codecs = CODECS if choice == "auto" else (choice,)
+    results, notes = [], []
+    inner = run_passes(inputs, inner_options(options))
+    arch = inner.arch               # the machine the inputs (or --arch) said
     if choice != "auto" and arch.decompressor(choice, options.wx) is None:
         raise UsageError(f"--compress={choice}: tinyelf has no {choice} decompressor for "
                          f"{arch.name} (leave --compress out, or use --compress=auto, "
                          "which leaves the file uncompressed there)")
-    results, notes = [], []
-    inner = run_passes(inputs, inner_options(options))
     image = memory_image(inner)
     sizes = {}
     for name in codecs:
