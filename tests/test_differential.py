@@ -182,13 +182,20 @@ def _compressed_runs(r, codec, wx):
     return len(lk.output)
 
 
+def _has_stub(variant, codec="lz") -> bool:
+    """Whether the variant's machine has a decompressor for ``codec``."""
+    from tinyelf import arch as archmod
+    return archmod.get(variant.arch).decompressor(codec, False) is not None
+
+
 def _runnable(outcomes, name):
     r = outcomes[name]
     assert r.build_error is None and r.tinyelf_error is None
     return r
 
 
-@pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS if not v.reject])
+@pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS
+                                  if not v.reject and _has_stub(v)])
 def test_compressed_lz_behaves_the_same(outcomes, name):
     r = _runnable(outcomes, name)
     for wx in (False, True):
@@ -204,6 +211,21 @@ def test_compressed_cm_and_auto_behave_the_same(outcomes, name):
         for wx in (False, True):
             sizes[codec, wx] = _compressed_runs(r, codec, wx)
     assert sizes["auto", False] <= r.sizes[1]        # never larger than not compressing
+
+
+@pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS
+                                  if not v.reject and not _has_stub(v)][:2])
+def test_compress_on_a_machine_without_stubs(outcomes, name):
+    """A machine without decompressors (i386 today): an explicit codec is one
+    clear error, and auto links the plain program."""
+    import tinyelf
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
+    r = _runnable(outcomes, name)
+    inputs = list(r.objs) + list(r.archives)
+    with pytest.raises(tinyelf.TinyElfError, match="no lz decompressor"):
+        run(inputs, LinkOptions(compress="lz"))
+    assert len(run(inputs, LinkOptions(compress="auto")).output) == r.sizes[1]
 
 
 def main(argv):
