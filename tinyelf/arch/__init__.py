@@ -187,9 +187,14 @@ class Arch:
 
     byteorder: str = "little"
 
+    #: names of the relocation types tinyelf refuses, for messages
+    unsupported_names: dict = {}
+
     def reloc_name(self, rtype: int) -> str:
         spec = self.relocs.get(rtype)
-        return spec.name if spec else f"relocation type {rtype}"
+        if spec:
+            return spec.name
+        return self.unsupported_names.get(rtype, f"unknown relocation type {rtype}")
 
     def range_of(self, spec: RelocType):
         """(low, high) of the values the field can hold, or None if any fits."""

@@ -123,11 +123,7 @@ class AArch64(Arch):
     #: every instruction is 4 bytes at a 4-byte aligned address
     min_code_align = 4
 
-    def reloc_name(self, rtype: int) -> str:
-        spec = RELOCS.get(rtype)
-        if spec:
-            return spec.name
-        return UNSUPPORTED_NAMES.get(rtype, f"unknown relocation type {rtype}")
+    unsupported_names = UNSUPPORTED_NAMES
 
     def range_of(self, spec: RelocType):
         """(low, high) of the values the field takes (alignment included), or None."""

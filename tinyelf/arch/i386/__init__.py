@@ -94,20 +94,13 @@ class I386(Arch):
             syntax = self._asm_syntax = X86Syntax(self, REGS_64, ASM_RELOC_NAMES, rip=False)
         return syntax
 
-    def reloc_name(self, rtype: int) -> str:
-        spec = RELOCS.get(rtype)
-        if spec:
-            return spec.name
-        return UNSUPPORTED_NAMES.get(rtype, f"unknown relocation type {rtype}")
+    unsupported_names = UNSUPPORTED_NAMES
 
     def range_of(self, spec: RelocType):
         if spec.check == C_NONE:
             return None
         return _RANGES[(spec.size, spec.check)]
 
-    def write_field(self, buf, pos, spec, value):
-        size = spec.size
-        buf[pos:pos + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
     def got_value(self, data, r_off: int, slot: int, got_addr: int, A: int) -> int:
         """R_386_GOT32(X): G + A - GOT with a base register, G + A without."""

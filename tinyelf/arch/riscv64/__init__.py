@@ -144,11 +144,7 @@ class RiscV64(Arch):
     #: Linux checks e_ident[EI_CLASS] on riscv (elf_check_arch: rv32 vs rv64)
     checked_ident = 5
 
-    def reloc_name(self, rtype: int) -> str:
-        spec = RELOCS.get(rtype)
-        if spec:
-            return spec.name
-        return UNSUPPORTED_NAMES.get(rtype, f"unknown relocation type {rtype}")
+    unsupported_names = UNSUPPORTED_NAMES
 
     def merge_flags(self, objects) -> int:
         """RVC if any input has it; the float ABI and RVE must agree."""

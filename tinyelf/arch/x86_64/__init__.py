@@ -153,11 +153,7 @@ class X86_64(Arch):
         from .insn import decode
         return decode(data)
 
-    def reloc_name(self, rtype: int) -> str:
-        spec = RELOCS.get(rtype)
-        if spec:
-            return spec.name
-        return UNSUPPORTED_NAMES.get(rtype, f"unknown relocation type {rtype}")
+    unsupported_names = UNSUPPORTED_NAMES
 
     def range_of(self, spec: RelocType):
         """(low, high) of the values the field can hold, or None if any fits."""
