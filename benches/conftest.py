@@ -20,6 +20,8 @@ from benchlib import INPUT_ORDER, LINKER_ORDER, RESULTS
 def pytest_addoption(parser):
     parser.addoption("--link-table", default=None, metavar="FILE",
                      help="write the link-time summary as a markdown table to FILE")
+    parser.addoption("--runtime-rounds", type=int, default=5, metavar="N",
+                     help="runs of each output in test_runtime.py (default 5)")
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +111,20 @@ def summary_lines() -> list[str]:
     return lines
 
 
+def _runtime_summary(terminalreporter):
+    import sys
+    mod = sys.modules.get("test_runtime")
+    results = dict(getattr(mod, "RUNTIME_RESULTS", {}) or {})
+    meta = results.pop("_meta", None)
+    if not results or meta is None:
+        return
+    terminalreporter.section("output run time (CPU time / GNU ld's, median of paired runs)")
+    for line in mod.runtime.table(results, *meta).splitlines():
+        terminalreporter.write_line(line)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    _runtime_summary(terminalreporter)
     lines = summary_lines()
     if not lines:
         return

@@ -1,6 +1,6 @@
 """Hash every output tinyelf makes, to prove a restructuring changed nothing.
 
-    python tests/hash_outputs.py OBJDIR > hashes.txt
+    python tests/hash_outputs.py OBJDIR [PACK OPTION...] > hashes.txt
 
 Compiles the samples and the differential corpus into OBJDIR once (a later
 run reuses the objects there, so a before/after comparison never depends on
@@ -8,7 +8,8 @@ the compilers being deterministic), then links every sample with every
 ``--layout`` (with and without ``--wx``) and every corpus variant with the
 defaults, through ``python -m tinyelf pack``, and prints one line per output:
 ``NAME SHA256 SIZE`` or ``NAME error: FIRST LINE``.  Compare two runs with
-``diff``.
+``diff``.  Options after OBJDIR go to every ``pack`` (``--every-byte``: prove
+that the option gives the bytes of a tinyelf from before the hot-code rule).
 """
 from __future__ import annotations
 
@@ -95,14 +96,14 @@ def _link(job):
     return f"{name} {hashlib.sha256(data).hexdigest()} {len(data)}"
 
 
-def jobs(objdir, outdir):
+def jobs(objdir, outdir, options=()):
     for name, inputs in _sample_inputs(objdir).items():
         for layout in LAYOUTS:
             for wx in (False, True):
-                extra = ["--layout", layout] + (["--wx"] if wx else [])
+                extra = ["--layout", layout] + (["--wx"] if wx else []) + list(options)
                 yield (f"{name}/{layout}{'/wx' if wx else ''}", inputs, extra, outdir)
     for name, inputs in _corpus_inputs(objdir).items():
-        yield (f"corpus/{name}", inputs, [], outdir)
+        yield (f"corpus/{name}", inputs, list(options), outdir)
 
 
 def main(argv):
@@ -110,7 +111,7 @@ def main(argv):
     outdir = os.path.join(objdir, "out")
     os.makedirs(outdir, exist_ok=True)
     with concurrent.futures.ThreadPoolExecutor((os.cpu_count() or 2) + 1) as ex:
-        for line in sorted(ex.map(_link, list(jobs(objdir, outdir)))):
+        for line in sorted(ex.map(_link, list(jobs(objdir, outdir, argv[1:])))):
             print(line)
 
 

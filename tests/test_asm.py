@@ -231,8 +231,8 @@ def test_build_takes_assembly_and_writes_the_map(build_dir):
 
 
 def test_a_machine_without_assembler_syntax_is_one_clear_error():
-    """An arch with no ``asm_syntax`` (none is registered yet besides
-    x86-64's) refuses assembly sources by name, before parsing anything."""
+    """An arch with no ``asm_syntax`` refuses assembly sources by name,
+    before parsing anything, listing the machines that have one."""
     from tinyelf.arch import Arch
     from tinyelf.asm import assemble_source
     from tinyelf.errors import InputError
@@ -243,7 +243,7 @@ def test_a_machine_without_assembler_syntax_is_one_clear_error():
     with pytest.raises(InputError) as exc:
         assemble_source("_start:\n    ret\n", "t.asm", Bare())
     assert str(exc.value).startswith("t.asm: tinyelf's assembler has no bare syntax; "
-                                     "assembly sources are supported for x86_64")
+                                     "assembly sources are supported for i386, x86_64")
 
 
 def _syntax_arches():

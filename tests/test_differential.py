@@ -93,7 +93,7 @@ def check(variant, workdir) -> Outcome:
         return res
     lout = os.path.join(vdir, "prog.ld")
     try:
-        corpus.link_with_ld(objs, archives, lout)
+        corpus.link_with_ld(objs, archives, lout, arch=variant.arch)
         res.ld = run_variant(lout, variant)
     except RuntimeError as exc:
         res.build_error = f"GNU ld failed: {exc}"

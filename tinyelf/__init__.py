@@ -24,6 +24,6 @@ def link(inputs, **options) -> bytes:
     """Link ``inputs`` (paths or ``(name, bytes)`` pairs) and return the
     executable's bytes.  Options: entry, base, gc_sections, arch, and the
     size options layout, wx, holes, split_code, merge_strings, fold_functions,
-    squeeze_align, trim_zeros (see tinyelf.linker.model.LinkOptions)."""
+    squeeze_align, every_byte, trim_zeros (see tinyelf.linker.model.LinkOptions)."""
     from .linker.driver import link as _link
     return _link(inputs, **options)

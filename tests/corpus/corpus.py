@@ -64,6 +64,31 @@ C_FLAGSETS = [
     ("Os-large-pic-fs", ("-Os", "-fPIC", "-mcmodel=large", "-ffunction-sections", "-fdata-sections")),
 ]
 
+#: i386 (gcc -m32, ld -m elf_i386): every optimisation level, static / PIE /
+#: PIC, -fno-plt (GOT32X calls), -mregparm=3, function sections
+I386_COMMON = C_COMMON + ("-m32",)
+I386_FLAGSETS = [
+    ("m32-O0", ("-O0", "-fno-pie")),
+    ("m32-O2", ("-O2", "-fno-pie")),
+    ("m32-Os", ("-Os", "-fno-pie")),
+    ("m32-O2-pie", ("-O2", "-fPIE")),
+    ("m32-Os-pic", ("-Os", "-fPIC")),
+    ("m32-O2-pic-noplt", ("-O2", "-fPIC", "-fno-plt")),
+    ("m32-Os-regparm", ("-Os", "-fno-pie", "-mregparm=3")),
+    ("m32-O2-fs", ("-O2", "-fno-pie", "-ffunction-sections", "-fdata-sections")),
+    ("m32-Os-pie-fs-noplt", ("-Os", "-fPIE", "-fno-plt", "-ffunction-sections", "-fdata-sections")),
+]
+#: i386 programs linked with every flag set; the others with I386_FEW
+I386_ALL_SETS = ("switch", "fptr", "archive", "args")
+I386_FEW = ("m32-O2", "m32-Os-pic")
+#: not built for i386: arith64 needs libgcc's 64-bit division (__udivdi3),
+#: bigbss computes i * i in a 32-bit long (it overflows: both links crash
+#: alike), cxx_ctors is covered by ctor
+I386_SKIP = ("arith64", "bigbss", "cxx_ctors")
+#: exit statuses that differ from x86-64's (archive hashes with 32-bit longs);
+#: the others are the same on both machines
+I386_STATUS = {"archive": 73}
+
 RUST_COMMON = ("--edition", "2021", "--emit=obj", "-C", "panic=abort", "-C", "codegen-units=1",
                "--crate-type", "bin")
 RUST_FLAGSETS = [
@@ -89,6 +114,7 @@ class Variant:
     env: tuple = ()                 # (("NAME", "value"), ...); environment is otherwise empty
     expect_status: int | None = None
     expect_stdout: bytes | None = None   # checked when given
+    arch: str = "x86_64"            # "i386": gcc -m32, ld -m elf_i386
 
 
 @dataclass(frozen=True)
@@ -183,6 +209,28 @@ def _variants():
                 start_stub=prog.start_stub and prog.compiler == "gcc",
                 reject=prog.reject, argv=prog.argv, stdin=prog.stdin, env=prog.env,
                 expect_status=prog.expect_status, expect_stdout=prog.expect_stdout))
+    out += _i386_variants()
+    return out
+
+
+def _i386_variants():
+    """The C programs again, 32-bit, compared with GNU ld's i386 link (their
+    longs are 32 bits: stdout is not compared with x86-64's, and the exit
+    status only where it is the same, see I386_STATUS)."""
+    out = []
+    for prog in C_PROGRAMS:
+        if prog.sources[0].startswith(SAMPLES) or prog.name in I386_SKIP:
+            continue            # the samples' syscalls are x86-64 only
+        sets = [fs for fs in I386_FLAGSETS
+                if prog.name in I386_ALL_SETS or fs[0] in I386_FEW]
+        for set_name, set_flags in sets:
+            out.append(Variant(
+                name=f"{prog.name}.{set_name}", program=prog.name,
+                sources=prog.sources, compiler="gcc",
+                flags=I386_COMMON + set_flags + prog.extra_flags,
+                archive_members=prog.archive_members, start_stub=prog.start_stub,
+                reject=prog.reject, argv=prog.argv, stdin=prog.stdin, env=prog.env,
+                expect_status=I386_STATUS.get(prog.name, prog.expect_status), arch="i386"))
     return out
 
 
@@ -300,9 +348,27 @@ def _build_objects(variant, outdir, support_cache=None):
     return objs, archives
 
 
-def link_with_ld(objs, archives, out, script=BASELINE_LD):
+def _i386_script(script):
+    """The baseline script for elf32-i386 (the same rules, the output format
+    and architecture changed), written once next to the objects' cache."""
+    out = os.path.join(tempfile.gettempdir(), f"tinyelf-corpus-{os.getuid()}-"
+                       + os.path.basename(script).replace(".ld", "-i386.ld"))
+    with open(script) as f:
+        text = f.read().replace('OUTPUT_FORMAT("elf64-x86-64")', 'OUTPUT_FORMAT("elf32-i386")') \
+            .replace("OUTPUT_ARCH(i386:x86-64)", "OUTPUT_ARCH(i386)")
+    tmp = f"{out}.{os.getpid()}.{threading.get_ident()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, out)
+    return out
+
+
+def link_with_ld(objs, archives, out, script=BASELINE_LD, arch="x86_64"):
     """Link with GNU ld and the baseline script.  Raises RuntimeError on failure."""
-    cmd = ["ld", *LD_FLAGS, "-T", script, "-o", out, *objs]
+    emul = ()
+    if arch == "i386":
+        emul, script = ("-m", "elf_i386"), _i386_script(script)
+    cmd = ["ld", *emul, *LD_FLAGS, "-T", script, "-o", out, *objs]
     if archives:
         cmd += ["--start-group", *archives, "--end-group"]
     _run(cmd)
@@ -339,8 +405,8 @@ def check_variant(variant, workdir):
                       note="built; must be rejected (not linked)")
     exe = os.path.join(vdir, "prog")
     try:
-        link_with_ld(objs, archives, exe)
-        link_with_ld(objs, archives, exe + ".again")
+        link_with_ld(objs, archives, exe, arch=variant.arch)
+        link_with_ld(objs, archives, exe + ".again", arch=variant.arch)
     except RuntimeError as e:
         return Result(variant, False, note="ld failed: " + str(e))
     with open(exe, "rb") as f1, open(exe + ".again", "rb") as f2:
@@ -372,7 +438,7 @@ def check_all(variants=VARIANTS, workdir=None, jobs=None):
     for r in results:
         if not r.ok or r.variant.reject:
             continue
-        ref = first.setdefault(r.variant.program, r)
+        ref = first.setdefault((r.variant.program, r.variant.arch), r)
         if (r.stdout, r.status) != (ref.stdout, ref.status):
             r.ok, r.note = False, f"differs from {ref.variant.name}"
     return results

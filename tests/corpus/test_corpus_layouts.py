@@ -21,11 +21,18 @@ from conftest import layout_names  # noqa: E402  (the layout registry)
 
 SUBSET = ["switch.O2", "switch.Os-pic", "fptr.O2-pie", "common.O0-large-pic", "bigbss.Os-pic",
           "strings.O2", "strings.Os-pic", "statics.O2", "weak.O2-pie", "recursion.O0",
-          "hello_rs.z", "echo_rs.z-pic"]
-LAYOUTS = layout_names()
+          "hello_rs.z", "echo_rs.z-pic",
+          # i386: every ELF32 layout
+          "switch.m32-Os-regparm", "fptr.m32-O2-pie", "archive.m32-O2-pic-noplt",
+          "strings.m32-O2", "statics.m32-O2", "args.m32-Os-pie-fs-noplt"]
+
+
+def layouts_of(variant) -> list:
+    """auto and every layout of the variant's machine (from the registry)."""
+    return layout_names(arch=variant.arch)
 REFUSALS = ("absolute 32-bit relocations", "at most 1 program header",
             "maps no bss beyond", "out of range", "at an address the kernel chooses",
-            "--wx cannot be honoured", "p_align")
+            "--wx cannot be honoured", "p_align", "read-only")
 
 
 
@@ -48,9 +55,9 @@ def test_every_layout_behaves_like_gnu_ld(workdir, name):
     v = next(v for v in corpus.VARIANTS if v.name == name)
     vdir = os.path.join(workdir, name)
     objs, archives = corpus.build_objects(v, vdir, os.path.join(workdir, "_support"))
-    ref = corpus.link_with_ld(objs, archives, os.path.join(vdir, "ld"))
+    ref = corpus.link_with_ld(objs, archives, os.path.join(vdir, "ld"), arch=v.arch)
     want = corpus.run(ref, v)
-    for layout in LAYOUTS:
+    for layout in layouts_of(v):
         for wx in (False, True):
             try:
                 lk = link(objs + archives, LinkOptions(layout=layout, wx=wx))

@@ -37,9 +37,9 @@ RelocType = namedtuple("RelocType", "name size formula check field", defaults=(N
 _MASKS = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: 0xFFFFFFFFFFFFFFFF}
 
 #: arch name -> module name; modules are imported only when asked for
-_MODULES = {"x86_64": "x86_64"}
+_MODULES = {"x86_64": "x86_64", "i386": "i386", "aarch64": "aarch64", "riscv64": "riscv64"}
 #: e_machine -> arch name
-_BY_MACHINE = {62: "x86_64"}
+_BY_MACHINE = {62: "x86_64", 3: "i386", 183: "aarch64", 243: "riscv64"}
 _LOADED: dict = {}
 
 
@@ -57,6 +57,34 @@ class Arch:
     tls_types: frozenset = frozenset()
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
     bfd: tuple = ("", "")
+
+    #: formulas that need a GOT slot for their symbol (scan allocates one)
+    got_formulas: frozenset = frozenset({F_GOTPCREL, F_GOT})
+    #: formulas that need the GOT to exist (its address)
+    got_base_formulas: frozenset = frozenset({F_GOTPCREL, F_GOT, F_GOTOFF, F_GOTPC})
+    #: the smallest alignment a code section may be given (the layout drops
+    #: code alignment padding down to this): 1 on x86, the instruction size on RISC
+    min_code_align: int = 1
+    #: e_ident bytes from 0 that the kernel reads on this machine (the magic;
+    #: riscv also checks EI_CLASS): header holes start after them
+    checked_ident: int = 4
+
+    def code_align(self, sec) -> int:
+        """The alignment a code section keeps when padding is squeezed out."""
+        return max(1, self.min_code_align)
+
+    def try_relax(self, data, offset: int, rtype: int, addend: int):
+        """The rewrite for a GOT load that may address its symbol directly, or None."""
+        return None
+
+    def scan_section(self, link, sec) -> None:
+        """Called by the scan pass for every kept section before its
+        relocations are looked at: an arch may rewrite instruction pairs
+        (AArch64's ADRP+LDR GOT loads) here.  Default: nothing."""
+
+    def merge_flags(self, objects) -> int:
+        """The output's e_flags from the inputs' (InputError on a mismatch)."""
+        return 0
 
     # ---- assembly the link adds: builtins and the start stub (tinyelf/arch/prebuilt.py)
     #: name -> assembly source of one function (memcpy & co.), linked for
@@ -167,6 +195,11 @@ class Arch:
         """(low, high) of the values the field can hold, or None if any fits."""
         return None
 
+    def field_align(self, spec: RelocType) -> int:
+        """The multiple a field's value must be (instruction offsets scaled by
+        the instruction size); 1 for data fields."""
+        return 1
+
     def field_problem(self, spec: RelocType, value: int) -> str | None:
         """Why ``value`` cannot go into the field of ``spec`` (None if it can):
         out of range, or (instruction fields) not a multiple of the scale."""
@@ -187,6 +220,12 @@ class Arch:
         spec = self.relocs.get(rtype)
         size = spec.size if spec else 0
         return int.from_bytes(bytes(data[off:off + size]), self.byteorder, signed=True) if size else 0
+
+    def got_value(self, data, r_off: int, slot: int, got_addr: int, A: int) -> int:
+        """The value of a GOT-slot relocation (F_GOT: G + A, the slot's
+        offset from the GOT); machines whose field depends on the instruction
+        (i386: a base register or not) override this."""
+        return slot + A
 
     def decompressor(self, codec: str, wx: bool):
         """The decompressor stub for ``codec`` ('lz', 'cm'): ``(code, relocs)``
@@ -228,6 +267,8 @@ def get(name: str) -> Arch:
     name = name.replace("-", "_")
     if name in ("x86-64", "amd64"):
         name = "x86_64"
+    if name in ("x86", "i686", "i586", "ia32", "elf_i386"):
+        name = "i386"
     if name not in _MODULES:
         raise UsageError(f"unknown architecture '{name}' (supported: {', '.join(names())})")
     if name not in _LOADED:

@@ -30,6 +30,8 @@ def freeze(obj) -> dict:
     """An ObjectFile -> plain values (what ``synth.make_object`` takes)."""
     sections, symbols, undefined = [], [], []
     for sec in obj.sections[1:]:
+        if sec is None:                        # symbol tables, attributes: not content
+            continue
         relocs = []
         for off, rtype, symidx, addend in sec.relocs:
             sym = obj.symbols[symidx]

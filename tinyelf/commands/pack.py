@@ -19,6 +19,9 @@ def add_link_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the executable to write")
     p.add_argument("-e", "--entry", default="_start", metavar="SYM",
                    help="entry symbol (default: _start)")
+    p.add_argument("--arch", default=None, choices=("x86_64", "i386", "aarch64", "riscv64"),
+                   help="the machine (default: the inputs'; tinyelf build: x86_64); "
+                   "build compiles with that machine's cross compiler")
     p.add_argument("--base", type=parse_address, default=None, metavar="ADDR",
                    help="load address (default: 0x400000)")
     p.add_argument("--no-gc-sections", dest="gc_sections", action="store_false",
@@ -88,12 +91,16 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
                    help="keep identical functions apart")
     g.add_argument("--no-squeeze-align", dest="squeeze_align", action="store_false",
                    help="keep code sections' alignment padding")
+    g.add_argument("--every-byte", action="store_true",
+                   help="every byte regardless of run time: drop the alignment of loops and "
+                   "split code that runs in loops too (by default a program compiled for "
+                   "speed keeps its loops aligned and unsplit; see docs/runtime.md)")
     g.add_argument("--no-trim-zeros", dest="trim_zeros", action="store_false",
                    help="keep trailing zero bytes in the file instead of turning them into bss")
 
 
 SQUEEZE_FIELDS = ("layout", "wx", "holes", "split_code", "merge_strings", "fold_functions",
-                  "squeeze_align", "trim_zeros", "compress")
+                  "squeeze_align", "every_byte", "trim_zeros", "compress")
 
 
 def register(sub):
@@ -119,6 +126,7 @@ def options_from(args):
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
     return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections,
+                       arch=getattr(args, "arch", None),
                        lief=getattr(args, "lief", False),
                        undefined=tuple(getattr(args, "undefined", ())),
                        require_defined=tuple(getattr(args, "require_defined", ())), **squeeze)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import struct
 
+from .structs import structs_for
+
 from .defs import ELFMAG
 from ..errors import InputError
 from ..linker.model import ObjectFile
@@ -29,10 +31,6 @@ assert _HDR.size == 60
 _FMAG = b"`\n"
 
 # ELF64 little-endian pieces needed to list a member's defined globals
-_SHDR = struct.Struct("<IIQQQQIIQQ")
-assert _SHDR.size == 64
-_SYM = struct.Struct("<IBBHQQ")
-assert _SYM.size == 24
 _SHT_SYMTAB = 2
 
 
@@ -123,13 +121,17 @@ class Archive:
 
 
 def _defined_globals(data: memoryview, name: str):
-    """Names of the global/weak symbols defined in an ELF64 LE relocatable
-    member; nothing for any other kind of member.  Malformed tables are an
-    InputError naming the member."""
-    if len(data) < 64 or bytes(data[:4]) != ELFMAG or data[4] != 2 or data[5] != 1:
+    """Names of the global/weak symbols defined in a little-endian ELF
+    relocatable member (either class); nothing for any other kind of member.
+    Malformed tables are an InputError naming the member."""
+    if len(data) < 52 or bytes(data[:4]) != ELFMAG or data[4] not in (1, 2) or data[5] != 1:
         return []
-    e_shoff, = struct.unpack_from("<Q", data, 0x28)
-    e_shentsize, e_shnum = struct.unpack_from("<HH", data, 0x3A)
+    es = structs_for(data[4], data[5])
+    if len(data) < es.ehdr.size:
+        return []
+    eh = es.unpack_ehdr(data)
+    e_shoff, e_shentsize, e_shnum = eh["e_shoff"], eh["e_shentsize"], eh["e_shnum"]
+    _SHDR, _SYM = es.shdr, es.sym
     if e_shnum == 0 or e_shentsize != _SHDR.size or e_shoff + e_shnum * _SHDR.size > len(data):
         raise InputError(f"{name}: section header table is outside the member: corrupt object")
     names = []
@@ -145,8 +147,10 @@ def _defined_globals(data: memoryview, name: str):
         if str_off + str_size > len(data):
             raise InputError(f"{name}: string table is outside the member: corrupt object")
         strtab = bytes(data[str_off:str_off + str_size])
-        for k in range(sh[7], sym_size // _SYM.size):   # sh_info: first non-local symbol
-            st_name, st_info, _other, st_shndx, _v, _sz = _SYM.unpack_from(data, sym_off + k * _SYM.size)
+        first = min(sh[7], sym_size // _SYM.size)      # sh_info: first non-local symbol
+        raw = data[sym_off + first * _SYM.size:sym_off + sym_size - sym_size % _SYM.size]
+        for k, (st_name, st_info, _other, st_shndx, _v, _sz) in enumerate(es.iter_syms(raw),
+                                                                          start=first):
             if st_shndx == 0 or (st_info >> 4) == 0:
                 continue
             end = strtab.find(b"\0", st_name)

@@ -23,7 +23,7 @@ import io
 import warnings
 
 from ..errors import InputError
-from .defs import SYM64
+from .structs import structs_for
 
 _lief = None
 _configs = {}
@@ -94,7 +94,7 @@ def _header_view(data, shdrs, shstrndx):
     for h in shdrs:
         if h[1] == 2:   # SHT_SYMTAB (validated: at most one)
             strs = bytes(mv[shdrs[h[6]][4]:shdrs[h[6]][4] + shdrs[h[6]][5]])
-            for st_name, st_info, _other, shndx, value, size in SYM64.iter_unpack(
+            for st_name, st_info, _other, shndx, value, size in structs_for(data[4]).iter_syms(
                     mv[h[4]:h[4] + h[5]]):
                 syms.append((_cstr(strs, st_name), value, size, st_info >> 4, st_info & 0xF,
                              shndx))

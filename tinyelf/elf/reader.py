@@ -17,12 +17,13 @@ import struct
 
 from .. import arch as archmod
 from .defs import (EHDR64, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_NAMES,
-                      ET_NAMES, ET_REL, GRP_COMDAT, RELA64, SHDR64, SHF_ALLOC,
+                      ET_NAMES, ET_REL, GRP_COMDAT, SHF_ALLOC,
                       SHF_COMPRESSED, SHF_TLS, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
                       SHT_GROUP, SHT_INIT_ARRAY, SHT_FINI_ARRAY, SHT_NOBITS, SHT_NULL,
                       SHT_PREINIT_ARRAY, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB,
-                      SHT_SYMTAB_SHNDX, SYM64, EHDR32, SHT_NOTE,
+                      SHT_SYMTAB_SHNDX, EHDR32, SHT_NOTE,
                       SHT_X86_64_UNWIND)
+from .structs import structs_for
 from ..errors import InputError
 from ..linker.model import ObjectFile, Section, Symbol, Group
 
@@ -87,10 +88,7 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
         raise InputError(f"{name}: not an ELF file (no \\x7fELF magic)")
     if len(data) < 6:
         raise InputError(f"{name}: truncated ELF file ({len(data)} bytes)")
-    if data[4] == ELFCLASS32:
-        raise InputError(f"{name}: is a {describe_elf_kind(data)} (ELFCLASS32); "
-                         "tinyelf links 64-bit x86-64 relocatable objects")
-    if data[4] != ELFCLASS64:
+    if data[4] not in (ELFCLASS32, ELFCLASS64):
         if len(data) >= 20 and int.from_bytes(data[16:18], "little") in ET_NAMES and \
                 int.from_bytes(data[16:18], "little") != ET_REL:
             # golfed executables (tinyelf's own overlapping layouts) reuse e_ident
@@ -99,22 +97,24 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
                              "executable), not a relocatable object; pass the .o files")
         raise InputError(f"{name}: unknown ELF class {data[4]}: corrupt file")
     if data[5] != ELFDATA2LSB:
-        raise InputError(f"{name}: big-endian ELF file; tinyelf links little-endian x86-64 objects")
-    if len(data) < EHDR64.size:
-        raise InputError(f"{name}: truncated ELF header ({len(data)} of 64 bytes)")
-    (_ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize,
-     _phentsize, _phnum, e_shentsize, e_shnum, e_shstrndx) = EHDR64.unpack_from(data)
+        raise InputError(f"{name}: big-endian ELF file; tinyelf links little-endian objects")
+    st = structs_for(data[4], data[5])
+    if len(data) < st.ehdr.size:
+        raise InputError(f"{name}: truncated ELF header ({len(data)} of {st.ehdr.size} bytes)")
+    (_ident, e_type, e_machine, _ver, _entry, _phoff, e_shoff, e_flags, _ehsize,
+     _phentsize, _phnum, e_shentsize, e_shnum, e_shstrndx) = st.ehdr.unpack_from(data)
     if e_type != ET_REL:
         raise InputError(f"{name}: is a {describe_elf_kind(data)}, not a relocatable object; "
                          "pass the .o files (compile with -c or --emit=obj)")
     arch = archmod.for_machine(e_machine)
-    if arch is None:
-        raise InputError(f"{name}: is a relocatable object for "
-                         f"{EM_NAMES.get(e_machine, 'machine %d' % e_machine)}; "
+    if arch is None or arch.elf_class != data[4]:
+        raise InputError(f"{name}: is a {describe_elf_kind(data)}; "
                          f"tinyelf supports: {', '.join(archmod.names())}")
-    shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx)
+    shdrs = _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx, st)
 
-    obj = _convert(name, data, shdrs, from_archive)
+    obj = _convert(name, data, shdrs, from_archive, arch, st)
+    obj.machine = e_machine
+    obj.e_flags = e_flags
     # more than 65,279 sections: the counts live in section 0 (extended
     # numbering).  lief (0.15 and 1.0) reads no section at all from such an
     # object, so tinyelf's own validated reading is the only one there is
@@ -124,27 +124,29 @@ def read_object(name: str, data: bytes, from_archive: bool = False,
     return obj
 
 
-def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
+def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx, st):
     size = len(data)
+    SHDR = st.shdr
     if e_shoff == 0:
         raise InputError(f"{name}: relocatable object without section headers: corrupt object")
-    if e_shentsize != SHDR64.size:
-        raise InputError(f"{name}: section header entry size {e_shentsize}, expected 64: corrupt object")
-    if e_shoff > size or e_shoff + SHDR64.size > size:
+    if e_shentsize != SHDR.size:
+        raise InputError(f"{name}: section header entry size {e_shentsize}, expected {SHDR.size}: "
+                         "corrupt object")
+    if e_shoff > size or e_shoff + SHDR.size > size:
         raise InputError(f"{name}: section header table at offset {e_shoff} is past the end of "
                          f"the file ({size} bytes): truncated or corrupt object")
     if e_shnum == 0 or e_shstrndx == SHN_XINDEX:
-        first = SHDR64.unpack_from(data, e_shoff)
+        first = SHDR.unpack_from(data, e_shoff)
         if e_shnum == 0:
             e_shnum = first[5]
         if e_shstrndx == SHN_XINDEX:
             e_shstrndx = first[6]
     if e_shnum == 0:
         raise InputError(f"{name}: object has no sections: corrupt object")
-    if e_shoff + e_shnum * SHDR64.size > size:
+    if e_shoff + e_shnum * SHDR.size > size:
         raise InputError(f"{name}: section header table ({e_shnum} entries at offset {e_shoff}) "
                          f"runs past the end of the file ({size} bytes): truncated or corrupt object")
-    shdrs = [SHDR64.unpack_from(data, e_shoff + i * SHDR64.size) for i in range(e_shnum)]
+    shdrs = [SHDR.unpack_from(data, e_shoff + i * SHDR.size) for i in range(e_shnum)]
     if shdrs[0][1] != SHT_NULL:
         raise InputError(f"{name}: section 0 has type {shdrs[0][1]}, not SHT_NULL: corrupt object")
     if e_shstrndx >= e_shnum:
@@ -171,12 +173,12 @@ def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
                                  f"out of range: corrupt object")
             if shdrs[link][1] != SHT_SYMTAB:
                 raise InputError(f"{name}: relocation section {i} does not use a symbol table: corrupt object")
-            want = RELA64.size if sh_type == SHT_RELA else 16
+            want = st.rela.size if sh_type == SHT_RELA else st.rel.size
             if entsize != want or sz % want:
                 raise InputError(f"{name}: relocation section {i} has entry size {entsize} and size {sz}, "
                                  f"expected multiples of {want}: corrupt object")
         if sh_type == SHT_SYMTAB:
-            if entsize != SYM64.size or sz % SYM64.size:
+            if entsize != st.sym.size or sz % st.sym.size:
                 raise InputError(f"{name}: symbol table entry size {entsize}, size {sz}: corrupt object")
             if shdrs[link][1] != SHT_STRTAB:
                 raise InputError(f"{name}: symbol table's string table (section {link}) is not a "
@@ -191,7 +193,7 @@ def _validate_sections(name, data, e_shoff, e_shentsize, e_shnum, e_shstrndx):
     return shdrs, e_shstrndx
 
 
-def _convert(name, data, shdrs_and_strndx, from_archive) -> ObjectFile:
+def _convert(name, data, shdrs_and_strndx, from_archive, arch, st) -> ObjectFile:
     shdrs, shstrndx = shdrs_and_strndx
     mv = memoryview(data)
     nsec = len(shdrs)
@@ -236,13 +238,13 @@ def _convert(name, data, shdrs_and_strndx, from_archive) -> ObjectFile:
     symtab_idx = next((i for i, h in enumerate(shdrs) if h[1] == SHT_SYMTAB), None)
     if symtab_idx is not None:
         sym_h = shdrs[symtab_idx]
-        nsyms = sym_h[5] // SYM64.size
+        nsyms = sym_h[5] // st.sym.size
         str_h = shdrs[sym_h[6]]
         symstr = bytes(mv[str_h[4]:str_h[4] + str_h[5]])
         raw = mv[sym_h[4]:sym_h[4] + sym_h[5]]
         symbols = obj.symbols
         xindex = _extended_indices(name, mv, shdrs, symtab_idx, nsyms)
-        for idx, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(SYM64.iter_unpack(raw)):
+        for idx, (st_name, st_info, st_other, st_shndx, st_value, st_size) in enumerate(st.iter_syms(raw)):
             bind, stype = st_info >> 4, st_info & 0xF
             if idx and st_name:
                 symname = _cstr(symstr, st_name, f"symbol {idx}", name)
@@ -275,12 +277,7 @@ def _convert(name, data, shdrs_and_strndx, from_archive) -> ObjectFile:
 
     # --- relocation tables, decoded lazily
     for i, h in enumerate(shdrs):
-        if h[1] == SHT_REL:
-            target = obj.sections[h[7]]
-            if target is not None:
-                raise InputError(f"{name}: section {target.name} has REL relocations (without addends); "
-                                 "x86-64 objects use RELA: corrupt or foreign object")
-        if h[1] != SHT_RELA:
+        if h[1] not in (SHT_RELA, SHT_REL):
             continue
         target = obj.sections[h[7]] or obj.debug.get(h[7])
         if target is None:
@@ -290,7 +287,8 @@ def _convert(name, data, shdrs_and_strndx, from_archive) -> ObjectFile:
         if target.is_nobits and h[5]:
             raise InputError(f"{name}: relocation section {i} applies to {target.name}, which has no "
                              "contents in the file (SHT_NOBITS): corrupt object")
-        target._load_relocs = _reloc_loader(name, obj, target, mv[h[4]:h[4] + h[5]])
+        target._load_relocs = _reloc_loader(name, obj, target, mv[h[4]:h[4] + h[5]], st,
+                                            h[1] == SHT_RELA, arch)
 
     # --- section groups (COMDAT)
     for i, h in enumerate(shdrs):
@@ -330,19 +328,27 @@ def _extended_indices(name, mv, shdrs, symtab_idx, nsyms):
     return None
 
 
-def _reloc_loader(name, obj, section, raw):
+def _reloc_loader(name, obj, section, raw, st, rela: bool, arch):
+    """Decode a relocation table on first use: RELA carries the addend; REL
+    keeps it in the field (``arch.implicit_addend`` reads it from the section
+    as it is in the object; the relocation writer then overwrites the field)."""
     def load():
         nsyms = len(obj.symbols)
         size = section.size
+        data = section.data
+        r_sym, r_type = st.r_sym, st.r_type
         out = []
-        for r_offset, r_info, r_addend in RELA64.iter_unpack(raw):
-            symidx = r_info >> 32
+        for entry in (st.rela if rela else st.rel).iter_unpack(raw):
+            r_offset, r_info = entry[0], entry[1]
+            symidx = r_sym(r_info)
+            rtype = r_type(r_info)
             if symidx >= nsyms:
                 raise InputError(f"{name}: relocation at {section.name}+{r_offset:#x} refers to "
                                  f"symbol {symidx}, out of range ({nsyms} symbols): corrupt object")
             if r_offset >= size:
                 raise InputError(f"{name}: relocation at {section.name}+{r_offset:#x} lies outside its "
                                  f"section ({size} bytes): corrupt object")
-            out.append((r_offset, r_info & 0xFFFFFFFF, symidx, r_addend))
+            addend = entry[2] if rela else arch.implicit_addend(data, r_offset, rtype)
+            out.append((r_offset, rtype, symidx, addend))
         return out
     return load

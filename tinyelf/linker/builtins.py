@@ -28,4 +28,5 @@ def needed(globals_: dict, arch) -> list[str]:
 def make(arch, func: str) -> ObjectFile:
     """A fresh one-function object defining ``func``."""
     from ..elf.synth import function_object
-    return function_object(f"<tinyelf builtin {func}>", func, arch.builtin_code(func))
+    return function_object(f"<tinyelf builtin {func}>", func, arch.builtin_code(func),
+                           align=max(1, arch.min_code_align))

@@ -49,7 +49,7 @@ def run_passes(inputs, options: LinkOptions) -> Link:
     gc.disable()
     try:
         t0 = perf_counter()
-        lk = Link(options=options, arch=archmod.get(options.arch))
+        lk = Link(options=options, arch=archmod.get(options.arch) if options.arch else None)
         lk = read(lk, inputs)
         times = [("read", perf_counter() - t0)]
         for p in PASSES:
@@ -64,10 +64,10 @@ def run_passes(inputs, options: LinkOptions) -> Link:
 
 
 def link(inputs, *, entry: str = "_start", base: int | None = None,
-         gc_sections: bool = True, arch: str = "x86_64", **squeeze) -> bytes:
+         gc_sections: bool = True, arch: str | None = None, **squeeze) -> bytes:
     """Link ``inputs`` (paths, or ``(name, bytes)`` pairs) into an executable
     and return its bytes.  ``squeeze``: the LinkOptions size fields (layout,
-    wx, holes, split_code, merge_strings, fold_functions, squeeze_align,
+    wx, holes, split_code, merge_strings, fold_functions, squeeze_align, every_byte,
     trim_zeros).  Raises :class:`tinyelf.errors.TinyElfError`."""
     from dataclasses import fields
 

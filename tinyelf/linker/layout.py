@@ -28,6 +28,7 @@ from bisect import insort
 from dataclasses import dataclass, field
 
 from . import holes as holesmod
+from .hot import referenced_inside
 from . import layouts as layoutsmod
 from ..arch import F_ABS, F_GOTOFF, F_GOTPCREL, F_PC
 from ..elf.defs import PF_W, SHF_EXECINSTR, SHF_WRITE
@@ -113,12 +114,20 @@ class _Context:
         self.items = []
         self.bss = []
         specs = link.arch.relocs
-        data_in_code = _referenced_inside(link) if opts.squeeze_align else set()
+        hot = link.hot
+        if not opts.squeeze_align:
+            data_in_code = set()
+        else:
+            data_in_code = hot.data_in_code if hot is not None else referenced_inside(link)
+        aligned = hot.aligned if hot is not None else {}
         for sec in link.kept:
             code = bool(sec.flags & SHF_EXECINSTR)
             align = max(1, sec.align)
-            if code and opts.squeeze_align and sec not in data_in_code:
-                align = 1           # padding between functions only costs bytes
+            if code and opts.squeeze_align and sec not in data_in_code and sec not in aligned:
+                # padding between functions only costs bytes (down to what
+                # the machine needs: its instruction alignment), unless the
+                # code is hot (hot.py)
+                align = min(align, self.arch.code_align(sec))
             writable = bool(sec.flags & SHF_WRITE) or sec.is_nobits
             if sec.is_nobits:
                 self.bss.append(_Item(sec, sec.size, align, True, False, True, 0))
@@ -188,27 +197,6 @@ def _tail_key(i, wx: bool):
     return (1 if i.zero else 0, 1 if i.writable else 0, 0 if i.code else 1, trailing)
 
 
-def _referenced_inside(link: Link) -> set:
-    """Code sections that something refers to at an offset other than their
-    start (a named symbol inside, or section + offset): they may hold data
-    that an aligned load reads, so they keep their alignment."""
-    specs = link.arch.relocs
-    out = set()
-    for sec in link.kept:
-        for _r_off, rtype, symidx, addend in sec.relocs:
-            if not symidx:
-                continue
-            t = link.target(sec.obj, symidx)
-            tsec = t.section
-            if tsec is None or not tsec.flags & SHF_EXECINSTR or tsec in out:
-                continue
-            spec = specs.get(rtype)
-            if t.value != 0 or (spec is not None and spec.formula in (F_ABS, F_PC)
-                                and link.referred_offset(spec, t, addend) != 0):
-                out.add(tsec)
-    return out
-
-
 def _in_image(link: Link, sym) -> bool:
     """True when ``sym``'s value is an address inside the output (a section's
     symbol, or a linker-defined one such as _end or _GLOBAL_OFFSET_TABLE_);
@@ -257,6 +245,9 @@ def _pic_problems(link: Link) -> list:
 def _check(spec, ctx: _Context, phnum: int) -> None:
     """Raise LayoutError naming why ``spec`` cannot hold this program."""
     spec.check_phnum(phnum)
+    why = spec.check_program(ctx)
+    if why:
+        raise LayoutError(why)
     if spec.pic_only:
         if ctx.link.options.wx and spec.forces_wx(ctx.arch):
             raise LayoutError(f"layout {spec.name} maps its segment writable and executable "
@@ -349,12 +340,23 @@ class _Tail:
     bss_pos: dict               # id(bss item) -> its position, in file-offset terms
 
 
+def _holes(spec, phnum: int, arch) -> list:
+    """The layout's holes less the e_ident bytes this machine's kernel checks
+    (``Arch.checked_ident``: riscv reads EI_CLASS)."""
+    out = []
+    for h in spec.holes(phnum):
+        cut = max(0, arch.checked_ident - h.offset) if h.offset < 16 else 0
+        if h.size > cut:
+            out.append(Hole(h.offset + cut, h.size - cut, h.field))
+    return out
+
+
 def _draft(ctx: _Context, spec, phnum: int, base: int, split, tail_first) -> _Draft:
     """A fresh draft: the layout's holes all free, every non-empty item that
     may go into a hole (no writable one with --wx, not the split section) a
     candidate for one."""
     use_holes = ctx.link.options.holes
-    holes = [Hole(h.offset, h.size, h.field) for h in (spec.holes(phnum) if use_holes else [])]
+    holes = _holes(spec, phnum, ctx.arch) if use_holes else []
     wx = phnum == 2
     cands = [i for i in ctx.by_size if i.size > 0 and not (wx and i.writable) and i is not split]
     return _Draft(ctx=ctx, spec=spec, phnum=phnum, base=base, use_holes=use_holes,
@@ -387,7 +389,7 @@ def _build(ctx: _Context, spec, phnum: int, base: int, flags0: int, split, mode:
     if not _jumps(d, piece_lists):
         return None
     e_entry = _entry(d, _addr_of(ctx.entry_sym, final, piece_lists))
-    if e_entry is None:
+    if e_entry is None or not spec.settle(segments, e_entry, base):
         return None
     text_end = max([final[i.sec][0] + i.size for i in ctx.items if i.code and i.sec in final]
                    + [base + d.content_start])
@@ -767,8 +769,11 @@ def _splits(ctx: _Context, spec, phnum: int) -> list:
     if opts.holes and opts.split_code and spec.holes(phnum):
         # the holes hold a few dozen bytes: splitting pays off for any code
         # section, so decode (capstone) only a couple of moderate ones
-        code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT),
-                      key=lambda i: -i.size)
+        # never code that runs in a loop (hot.py): the jmp would run every time
+        hot = ctx.link.hot
+        no_split = hot.no_split if hot is not None else ()
+        code = sorted((i for i in ctx.items if i.code and 2 < i.size <= MAX_SPLIT
+                       and i.sec not in no_split), key=lambda i: -i.size)
         for it in code:
             if ctx.code_info(it.sec) is not None:
                 splits.append(it)
@@ -829,6 +834,8 @@ def _apply(link: Link, plan: _Plan, considered: list) -> None:
                  content_start=plan.content_start, considered=considered, warnings=warnings)
     lay.spec = plan.spec
     lay.ehdr = plan.spec.ehdr_fields(lay, link.arch)
+    if plan.spec.phoff >= 0x34:     # e_flags is not shared with a program header
+        lay.ehdr["e_flags"] = link.e_flags
     link.layout = lay
     _define_linker_symbols(link, plan)
 

@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from ..elf.defs import (ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRENT, PF_R,
                       PF_W, PF_X)
+from ..elf.structs import structs_for
 from ..errors import LayoutError
 from .model import Hole
 
@@ -80,13 +81,29 @@ MIN_USER_BASE = 0x10000
 USER_TOP = 1 << 47
 
 
-def standard_ident() -> bytes:
-    return ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
+def standard_ident(es=None) -> bytes:
+    cls = es.elfclass if es is not None else ELFCLASS64
+    return ELFMAG + bytes([cls, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
 
 
 class LayoutSpec:
-    """Base class: one header layout and its constraints."""
+    """Base class: one header layout and its constraints.  ``es``: the ELF
+    class's structures (tinyelf.elf.structs); header sizes come from it."""
     name = ""
+    es = structs_for(ELFCLASS64)
+
+    def __init__(self, es=None):
+        if es is not None:
+            self.es = es
+
+    @property
+    def ehsize(self) -> int:
+        return self.es.ehdr.size
+
+    @property
+    def phent(self) -> int:
+        return self.es.phdr.size
+
     summary = ""
     phoff = 64
     max_phnum = 16
@@ -107,7 +124,7 @@ class LayoutSpec:
     forced = ()
 
     def header_end(self, phnum: int) -> int:
-        return max(64, self.phoff + PHENT * phnum)
+        return max(self.ehsize, self.phoff + self.phent * phnum)
 
     def holes(self, phnum: int) -> list[Hole]:
         return []
@@ -173,6 +190,26 @@ class LayoutSpec:
         """Forced p_memsz of the first segment (p_filesz free), or None."""
         return None
 
+    #: False: p_flags is forced read-only by the overlap (i386's teensy), so
+    #: a program with writable data or bss is refused (``readonly_why`` says why)
+    writable_ok = True
+    readonly_why = ""
+
+    def check_program(self, ctx) -> str | None:
+        """Why this layout cannot hold the program at all (before planning),
+        or None; ``ctx``: the layout pass's view of the program (writable,
+        bss)."""
+        if not self.writable_ok and (ctx.writable or ctx.bss):
+            return (f"layout {self.name} maps its one segment read-only ({self.readonly_why}), "
+                    "but this program has writable data or bss")
+        return None
+
+    def settle(self, segments, entry: int, base: int) -> bool:
+        """Last word on the segments once the entry address is known (a
+        layout whose header fields tie p_memsz to e_entry sets it here);
+        False when the plan cannot work."""
+        return True
+
     def check_content(self, lay, image) -> str | None:
         """After relocation: why the bytes content put into header fields
         cannot stay there, or None (``image``: the relocated file image,
@@ -181,9 +218,10 @@ class LayoutSpec:
 
     def ehdr_fields(self, lay, arch) -> dict:
         """Every ELF header field's value for the finished layout ``lay``."""
-        return dict(e_ident=standard_ident(), e_type=self.e_type, e_machine=arch.e_machine,
+        return dict(e_ident=standard_ident(self.es), e_type=self.e_type, e_machine=arch.e_machine,
                     e_version=EV_CURRENT, e_entry=lay.entry, e_phoff=self.phoff, e_shoff=0,
-                    e_flags=0, e_ehsize=64, e_phentsize=PHENT, e_phnum=len(lay.segments),
+                    e_flags=0, e_ehsize=self.ehsize, e_phentsize=self.phent,
+                    e_phnum=len(lay.segments),
                     e_shentsize=0, e_shnum=0, e_shstrndx=0)
 
     def check_phnum(self, phnum: int) -> None:
@@ -195,8 +233,11 @@ class LayoutSpec:
 class Strict(LayoutSpec):
     name = "strict"
     summary = "spec-valid ELF header + program headers, nothing overlapped or hidden"
-    phoff = 64
     spec_valid = True
+
+    @property
+    def phoff(self):
+        return self.ehsize
 
 
 def _common_holes(phnum, extra):
@@ -205,24 +246,46 @@ def _common_holes(phnum, extra):
 
 
 class Overlap112(LayoutSpec):
-    name = "overlap112"
-    summary = "program header at 0x38: e_phnum/e_shentsize = p_type, e_shnum = p_flags"
-    phoff = 0x38
+    """The program header starts at e_phnum (8 bytes before the end of the ELF
+    header, either class): e_phnum=1 | e_shentsize=0 is p_type PT_LOAD, and
+    e_shnum | e_shstrndx is the program header's second word (ELF64: p_flags;
+    ELF32: p_offset, 0).  112 bytes of headers for ELF64, 76 for ELF32."""
     max_phnum = 1      # e_phnum | e_shentsize << 16 is p_type, which must be PT_LOAD (1)
-    forced = ((0x38, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
-              (0x3c, 4, "e_shnum, e_shstrndx = p_flags"))
+
+    @property
+    def phoff(self):
+        return self.ehsize - 8
+
+    @property
+    def name(self):
+        return f"overlap{self.phoff + self.phent}"
+
+    @property
+    def summary(self):
+        return (f"program header at {self.phoff:#x}: e_phnum/e_shentsize = p_type, "
+                f"e_shnum = {self.es.phdr_fields[1]}")
+
+    @property
+    def forced(self):
+        return ((self.phoff, 4, "e_phnum=1, e_shentsize=0 = p_type PT_LOAD"),
+                (self.phoff + 4, 4, f"e_shnum, e_shstrndx = {self.es.phdr_fields[1]}"))
 
     def holes(self, phnum):
-        return _common_holes(phnum, [Hole(0x28, 14, "e_shoff+e_flags+e_ehsize"),
-                                     Hole(0x38 + 0x18, 8, "p_paddr")])
+        eo = self.es.field_offsets("ehdr")
+        po = self.es.field_offsets("phdr")
+        shoff = eo["e_shoff"][0]
+        return _common_holes(phnum, [
+            Hole(shoff, eo["e_phentsize"][0] - shoff, "e_shoff+e_flags+e_ehsize"),
+            Hole(self.phoff + po["p_paddr"][0], po["p_paddr"][1], "p_paddr")])
 
     def tail_free(self, phnum):
-        return 8
+        return self.es.field_offsets("phdr")["p_align"][1]
 
     def ehdr_fields(self, lay, arch):
         f = super().ehdr_fields(lay, arch)
-        flags = lay.segments[0].flags
-        f.update(e_phnum=1, e_shentsize=0, e_shnum=flags & 0xFFFF, e_shstrndx=flags >> 16)
+        seg = lay.segments[0]
+        second = {"p_flags": seg.flags, "p_offset": seg.offset}[self.es.phdr_fields[1]]
+        f.update(e_phnum=1, e_shentsize=0, e_shnum=second & 0xFFFF, e_shstrndx=second >> 16)
         return f
 
 
@@ -260,14 +323,27 @@ class Overlap104(LayoutSpec):
         return f
 
 
-#: the layouts that are pure ELF geometry (no header byte executes), largest first
+#: the layouts that are pure ELF geometry (no header byte executes), largest
+#: first, per ELF class: their sizes come from the class's structures
+#: (overlap104 needs ELF64's field order: in ELF32, e_ehsize|e_phentsize<<16
+#: would be p_offset, 2 MiB past a tiny file)
 GENERIC = (Strict(), Overlap112(), Overlap104())
+_GENERIC_BY_CLASS = {ELFCLASS64: GENERIC}
+
+
+def generic_for(elfclass: int) -> tuple:
+    """The pure-geometry layouts of one ELF class."""
+    if elfclass not in _GENERIC_BY_CLASS:
+        es = structs_for(elfclass)
+        _GENERIC_BY_CLASS[elfclass] = (Strict(es), Overlap112(es))
+    return _GENERIC_BY_CLASS[elfclass]
 
 
 def for_arch(arch) -> tuple:
-    """Every layout for ``arch``, largest header first: the generic ones, then
-    the arch's own, whose header bytes execute (``Arch.header_layouts``)."""
-    return GENERIC + tuple(arch.header_layouts())
+    """Every layout for ``arch``, largest header first: the generic ones of
+    its ELF class, then the arch's own (``Arch.header_layouts``: layouts whose
+    header bytes execute or that depend on the machine)."""
+    return generic_for(arch.elf_class) + tuple(arch.header_layouts())
 
 
 def every() -> dict:
@@ -276,7 +352,9 @@ def every() -> dict:
     from .. import arch as archmod
     out = {l.name: l for l in GENERIC}
     for name in archmod.names():
-        out.update((l.name, l) for l in archmod.get(name).header_layouts())
+        arch = archmod.get(name)
+        for l in for_arch(arch):
+            out.setdefault(l.name, l)
     return out
 
 

@@ -179,6 +179,9 @@ class ObjectFile:
     #: DWARF sections (.debug_*), by section index: never linked into the
     #: output, kept with their relocations for the debug sidecar
     debug: dict = field(default_factory=dict)
+    #: the ELF header's e_machine and e_flags (0: made by tinyelf, any machine)
+    machine: int = 0
+    e_flags: int = 0
 
     def __repr__(self) -> str:
         return f"<ObjectFile {self.name}>"
@@ -189,7 +192,8 @@ class LinkOptions:
     entry: str = "_start"
     base: int | None = None        # None: the architecture's default
     gc_sections: bool = True
-    arch: str = "x86_64"
+    #: None: the machine of the inputs (x86_64 when no input says)
+    arch: str | None = None
     #: names to start from as if something referred to them (GNU ld's -u):
     #: archive members defining them are pulled in and their sections kept
     undefined: tuple = ()
@@ -213,8 +217,11 @@ class LinkOptions:
     merge_strings: bool = True
     #: identical code folding
     fold_functions: bool = True
-    #: drop code alignment padding
+    #: drop code alignment padding (not where hot code keeps it: linker/hot.py)
     squeeze_align: bool = True
+    #: every byte regardless of run time: the size passes spare no hot code
+    #: (no alignment kept for loops, code split even where it runs in loops)
+    every_byte: bool = False
     #: trailing zero bytes become bss (p_filesz shortened)
     trim_zeros: bool = True
     #: compressed executable (tinyelf.compress): "none", "auto", or a codec name ("lz", "cm")
@@ -284,6 +291,8 @@ class Link:
     """The whole link, handed from pass to pass."""
     options: LinkOptions
     arch: object = None
+    #: the output's e_flags (Arch.merge_flags of the inputs': riscv's RVC and float ABI)
+    e_flags: int = 0
     objects: list[ObjectFile] = field(default_factory=list)
     archives: list = field(default_factory=list)          # lazily loaded members
     # resolve
@@ -298,6 +307,8 @@ class Link:
     got: Section | None = None
     # squeeze: {size pass: what it saved}, for the report
     squeezed: dict = field(default_factory=dict)
+    #: squeeze: the code the size passes spare (tinyelf.linker.hot.HotCode)
+    hot: object = None
     # layout
     layout: Layout | None = None
     # relocate

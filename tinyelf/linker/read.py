@@ -69,9 +69,12 @@ def source_message(name: str) -> str:
 
 
 def read(link: Link, inputs) -> Link:
-    """Read every input into the link model."""
+    """Read every input into the link model; ``link.arch`` becomes the
+    inputs' machine (``--arch`` must agree; x86-64 when no input says)."""
     from ..elf import reader as lief_reader
+    from .. import arch as archmod
     problems = []
+    asm_arch = link.arch or archmod.get("x86_64")   # tinyelf's own assembler: x86-64 syntax
     for item in inputs:
         if isinstance(item, ObjectFile):   # made by tinyelf itself (tinyelf.elf.synth)
             link.objects.append(item)
@@ -86,7 +89,7 @@ def read(link: Link, inputs) -> Link:
                 raise InputError(source_message(name))
             elif is_assembly(name, data):
                 from .. import asm
-                link.objects.append(asm.read_asm_file(name, data, link.arch))
+                link.objects.append(asm.read_asm_file(name, data, asm_arch))
             else:
                 link.objects.append(lief_reader.read_object(name, data,
                                                             cross_check=link.options.lief))
@@ -96,4 +99,48 @@ def read(link: Link, inputs) -> Link:
         raise InputError(*problems)
     if not link.objects and not link.archives:
         raise InputError("no input files")
+    choose_arch(link)
     return link
+
+
+def _first_member_machine(archive) -> int:
+    for member in archive.members:
+        data = archive.member_data(member)
+        if bytes(data[:4]) == b"\x7fELF" and len(data) >= 20 and data[16] == 1:   # ET_REL
+            return int.from_bytes(bytes(data[18:20]), "little")
+    return 0
+
+
+def choose_arch(link: Link) -> None:
+    """Set ``link.arch`` from the inputs' e_machine and ``link.e_flags`` from
+    their e_flags (the arch merges them); objects of two machines, or a
+    machine other than ``--arch``'s, are an InputError naming them."""
+    from .. import arch as archmod
+    from ..elf.defs import EM_NAMES
+    first = {}
+    for obj in link.objects:
+        if obj.machine:
+            first.setdefault(obj.machine, obj.name)
+    if not first:
+        for ar in link.archives:
+            m = _first_member_machine(ar)
+            if m:
+                first.setdefault(m, ar.name)
+                break
+    if link.arch is not None:
+        first.setdefault(link.arch.e_machine, "--arch " + link.arch.name)
+    if len(first) > 1:
+        raise InputError("inputs for different machines: " + ", ".join(
+            f"{name} is {EM_NAMES.get(m, 'machine %d' % m)}" for m, name in first.items())
+            + "; link objects of one machine (compile every input for the same --arch)")
+    if link.arch is None:
+        link.arch = archmod.for_machine(next(iter(first))) if first else archmod.get("x86_64")
+    link.e_flags = link.arch.merge_flags([o for o in link.objects if o.machine])
+
+
+def check_member(link: Link, obj: ObjectFile) -> None:
+    """An archive member pulled into the link must be of the link's machine."""
+    if obj.machine and obj.machine != link.arch.e_machine:
+        from ..elf.defs import EM_NAMES
+        raise InputError(f"{obj.name} is {EM_NAMES.get(obj.machine, 'machine %d' % obj.machine)}, "
+                         f"the other inputs are {link.arch.name}: link objects of one machine")

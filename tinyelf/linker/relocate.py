@@ -81,18 +81,18 @@ def relocate(link: Link) -> Link:
                 v = S + A
             elif f == F_PC:
                 v = S + A - P
-            elif f == F_GOTPCREL:
+            elif f == F_GOTPCREL or f == F_GOT:
                 kind = relaxed.get((sec, r_off)) if relaxed else None
                 if kind:
-                    pos, v = arch.rewrite_relaxed(image, pos, kind, S, A, P)
+                    pos, v = arch.rewrite_relaxed(image, pos, kind, S, A, P, got_addr)
+                elif f == F_GOT:
+                    v = arch.got_value(sec.data, r_off, slot[t], got_addr, A)
                 else:
                     v = got_addr + slot[t] + A - P
             elif f == F_GOTPC:
                 v = got_addr + A - P
             elif f == F_GOTOFF:
                 v = S + A - got_addr
-            elif f == F_GOT:
-                v = slot[t] + A
             elif f == F_SIZE:
                 v = t.size + A
             elif f >= F_ARCH:

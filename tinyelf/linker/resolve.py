@@ -21,6 +21,7 @@ from __future__ import annotations
 from ..elf.defs import SHN_ABS, SHT_NOBITS, SHF_ALLOC, SHF_WRITE, STB_GLOBAL, STB_WEAK, STT_OBJECT
 from ..errors import LinkError
 from .model import Link, ObjectFile, Section, Symbol
+from .read import check_member
 
 #: names the linker defines when a program refers to them and nothing else does
 LINKER_DEFINED = ("__executable_start", "_etext", "etext", "__etext", "_edata", "edata",
@@ -113,6 +114,7 @@ def resolve(link: Link) -> Link:
                 for ar in link.archives:
                     member = ar.lookup(name)
                     if member is not None:
+                        check_member(link, member)
                         link.objects.append(member)
                         add_object(member)
                         changed = True

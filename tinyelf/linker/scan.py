@@ -11,13 +11,10 @@ has a known type and a field inside its section.
 """
 from __future__ import annotations
 
-from ..arch import F_GOT, F_GOTOFF, F_GOTPC, F_GOTPCREL
 from ..elf.defs import SHF_ALLOC, SHT_PROGBITS
 from ..errors import RelocationError
 from .model import Link, Section
 
-_GOT_FORMULAS = (F_GOTPCREL, F_GOT)
-_GOT_BASE_FORMULAS = (F_GOTPCREL, F_GOT, F_GOTOFF, F_GOTPC)
 
 
 def scan(link: Link) -> Link:
@@ -28,7 +25,10 @@ def scan(link: Link) -> Link:
     needs_got = "_GLOBAL_OFFSET_TABLE_" in link.globals and link.globals["_GLOBAL_OFFSET_TABLE_"].obj is link.synthetic
     relaxed = link.relaxed
     target = link.target
+    got_formulas = arch.got_formulas
+    got_base_formulas = arch.got_base_formulas
     for sec in link.kept:
+        arch.scan_section(link, sec)
         obj = sec.obj
         size = sec.size
         data = sec.data
@@ -44,9 +44,9 @@ def scan(link: Link) -> Link:
                 problems.append(f"relocation {spec.name} at {sec.where()}+{r_off:#x} runs past the end "
                                 f"of its section ({size} bytes): corrupt object")
                 continue
-            if spec.formula in _GOT_BASE_FORMULAS:
+            if spec.formula in got_base_formulas or spec.formula in got_formulas:
                 needs_got = True
-                if spec.formula in _GOT_FORMULAS:
+                if spec.formula in got_formulas:
                     t = target(obj, symidx)
                     kind = None if sec.is_nobits else arch.try_relax(data, r_off, rtype, addend)
                     if kind:

@@ -23,7 +23,10 @@ Each rewrite has an off switch in LinkOptions:
   ``call``/``jmp`` rel32, any GOT slot), a section with symbols that other
   objects could compare.
 * ``squeeze_align`` is applied by the layout (code alignment padding is
-  dropped there; data keeps its alignment).
+  dropped there; data keeps its alignment).  Which code keeps its alignment
+  and which is never split across header holes, because it runs in loops,
+  is decided here by :mod:`tinyelf.linker.hot` (``link.hot``; off with
+  ``every_byte``).
 
 Invariant: every relocation of a kept section still refers to a kept section
 (or is absolute/undefined weak), and every address the program computes
@@ -35,6 +38,7 @@ from bisect import bisect_right
 
 from ..arch import F_ABS, F_PC
 from ..elf.defs import SHF_EXECINSTR, SHF_MERGE, SHF_STRINGS, STT_SECTION, SHT_PROGBITS
+from . import hot as hotmod
 from .merge import split_pieces
 from .model import Link, Section
 
@@ -50,6 +54,15 @@ def squeeze(link: Link) -> Link:
         folded = fold_functions(link)
         if folded:
             stats["fold_functions"] = folded
+    hot = link.hot = hotmod.decide(link)
+    if opts.squeeze_align:
+        hot.data_in_code = hotmod.referenced_inside(link)
+        summary = hotmod.align_summary(link, hot)
+        if summary:
+            stats["squeeze_align"] = summary
+    if opts.split_code and opts.holes and hot.no_split:
+        stats["split_code"] = (f"{len(hot.no_split)} code sections never split: they hold "
+                               "loops or run inside one")
     link.squeezed = stats
     return link
 

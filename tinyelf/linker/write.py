@@ -14,32 +14,38 @@ the bytes cut off must be zero (they became bss).
 """
 from __future__ import annotations
 
-from ..elf.defs import EHDR64, PHDR64, PT_LOAD
+from ..elf.defs import PT_LOAD
+from ..elf.structs import structs_for
 from .model import Link
-
-EHDR_FIELDS = ("e_ident", "e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff",
-               "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
-               "e_shstrndx")
 
 
 def header_bytes(lay) -> bytes:
     """The headers alone (ELF header and program headers, overlapped as the
-    layout says), without any content in their holes."""
-    hdr = bytearray(lay.header_size)
-    EHDR64.pack_into(hdr, 0, *(lay.ehdr[f] for f in EHDR_FIELDS))
-    owner = bytearray(lay.header_size)      # 1: written by the ELF header
-    owner[0:EHDR64.size] = b"\1" * EHDR64.size
+    layout says), without any content in their holes.  The ELF class's
+    structures come from the layout (``LayoutSpec.es``); a layout whose file
+    ends inside the ELF header (the teensy geometry) gets the header cut
+    there: the cut bytes must be zero, as the kernel reads them."""
+    es = lay.spec.es if lay.spec is not None else structs_for()
+    size = max(lay.header_size, es.ehdr.size)
+    hdr = bytearray(size)
+    hdr[0:es.ehdr.size] = es.pack_ehdr(lay.ehdr)
+    owner = bytearray(size)      # 1: written by the ELF header
+    owner[0:es.ehdr.size] = b"\1" * es.ehdr.size
     for i, seg in enumerate(lay.segments):
-        ph = PHDR64.pack(PT_LOAD, seg.flags, seg.offset, seg.vaddr,
-                         seg.paddr if getattr(seg, "paddr", None) is not None else seg.vaddr,
-                         seg.filesz, seg.memsz, seg.align)
-        at = lay.phoff + i * PHDR64.size
+        ph = es.pack_phdr(p_type=PT_LOAD, p_flags=seg.flags, p_offset=seg.offset,
+                          p_vaddr=seg.vaddr,
+                          p_paddr=seg.paddr if getattr(seg, "paddr", None) is not None else seg.vaddr,
+                          p_filesz=seg.filesz, p_memsz=seg.memsz, p_align=seg.align)
+        at = lay.phoff + i * len(ph)
         for j, b in enumerate(ph):
             if owner[at + j] and hdr[at + j] != b:
                 raise AssertionError(f"layout {lay.name}: ELF header and program header "
                                      f"disagree at byte {at + j:#x}")
-        hdr[at:at + PHDR64.size] = ph
-    return bytes(hdr)
+        hdr[at:at + len(ph)] = ph
+    if any(hdr[lay.header_size:]):
+        raise AssertionError(f"layout {lay.name}: header fields past the end of the headers "
+                             "are not zero")
+    return bytes(hdr[:lay.header_size])
 
 
 def write(link: Link) -> Link:

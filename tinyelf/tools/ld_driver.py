@@ -41,7 +41,8 @@ What happens to each option:
   ``-Wl,a,b,c`` and ``-Xlinker a`` (linker options also work bare);
 - tinyelf's own: ``--verify`` (or ``TINYELF_VERIFY=1``): cross-check every
   object's reading with lief; ``--no-lief`` (or ``TINYELF_NO_LIEF=1``): the
-  default, accepted for old command lines; with ``TINYELF_LD_COMPARE=DIR``
+  default, accepted for old command lines; ``--every-byte``: the size passes
+  spare no hot code (docs/runtime.md); with ``TINYELF_LD_COMPARE=DIR``
   (set by ``tinyelf cargo``) the inputs are also linked with GNU ld and a
   size record is left in DIR;
 - ignored because tinyelf already does what they ask or they cannot change
@@ -343,6 +344,7 @@ LD_OPTIONS = (
     # tinyelf's own (-C link-arg=...): read without lief; the size report
     Opt(("--no-lief",), _flag("lief", False)),     # the default now; kept for old command lines
     Opt(("--verify",), _flag("lief", True)),       # lief cross-check of every object
+    Opt(("--every-byte",), _flag("every_byte", True)),   # size passes spare no hot code
     Opt(("--report",), _report, value="optional"),
     Opt(("--json",), _json),
     Opt(("--compress",), _compress, value="optional"),   # -C link-arg=--compress=cm
@@ -593,6 +595,7 @@ tinyelf's own options (-C link-arg=OPTION, or the environment):
   --json            the report as JSON
   --verify          cross-check every object's reading with lief (TINYELF_VERIFY=1)
   --no-lief         the default (no lief); accepted for old command lines
+  --every-byte      every byte regardless of run time (docs/runtime.md)
   --compress[=CODEC]  a compressed executable: auto (default), lz, cm (docs/compress.md)
   --wx              no page both writable and executable
 honoured: objects, .a and .rlib archives, -o, -e/--entry, -u/--undefined,

@@ -29,6 +29,13 @@ _OUT_NAMES = {CLASS_TEXT: ".text", CLASS_RODATA: ".rodata", CLASS_DATA: ".data",
 LD_COMMAND = "ld -static -nostdlib -N --no-warn-rwx-segments -T {script} -o OUT INPUTS..."
 
 
+def _ld_command(arch) -> str:
+    """LD_COMMAND for ``arch``: with ``-m EMULATION`` where ld's default differs (i386)."""
+    emul = getattr(arch, "ld_emulation", None)
+    cmd = LD_COMMAND.format(script="THIS_FILE")
+    return cmd.replace("ld ", f"ld -m {emul} ", 1) if emul else cmd
+
+
 def _quote(text: str, what: str) -> str:
     if '"' in text or "\n" in text:
         raise UsageError(f"--emit-ld-script: {what} {text!r} cannot be written in a GNU ld script")
@@ -113,7 +120,7 @@ def render(link: Link) -> str:
     out = [
         "/* Written by tinyelf pack --emit-ld-script: GNU ld places every section",
         "   where tinyelf did.  Link the same inputs, in the same order, with:",
-        "     " + LD_COMMAND.format(script="THIS_FILE"),
+        "     " + _ld_command(link.arch),
         "   (put several archives between --start-group and --end-group). */",
     ]
     if fmt:

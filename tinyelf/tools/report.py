@@ -80,15 +80,18 @@ def link_report(link, inputs=None, ld_baseline: bool = True) -> dict:
         holes.append({"offset": h.offset, "size": h.size, "field": h.field, "used": used,
                       "contents": [{"offset": o, "size": n, "what": w} for o, n, w in h.used]})
     tail_overlap = max(0, lay.header_size - lay.content_start)
-    headers_end = min(lay.header_size, max(EHDR64.size, lay.phoff + PHDR64.size * nseg))
+    es = lay.spec.es if lay.spec is not None else None
+    ehsize = es.ehdr.size if es is not None else EHDR64.size
+    phent = es.phdr.size if es is not None else PHDR64.size
+    headers_end = min(lay.header_size, max(ehsize, lay.phoff + phent * nseg))
     rep = {
         "file": size,
         "layout": lay.name,
         "base": lay.base,
         "entry": lay.entry,
         "bytes": counts,
-        "header": {"end": lay.header_size, "ehdr": EHDR64.size, "phdrs": PHDR64.size * nseg,
-                   "overlap": EHDR64.size + PHDR64.size * nseg - headers_end,
+        "header": {"end": lay.header_size, "ehdr": ehsize, "phdrs": phent * nseg,
+                   "overlap": ehsize + phent * nseg - headers_end,
                    # dyn68: the bytes between the headers and where its entry jump lands
                    "skipped": lay.header_size - headers_end,
                    "content_in_header": in_holes + sum(len(d) for f, d, _w in lay.patches
@@ -180,36 +183,52 @@ _LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x18: 
                     0x0c: "dyn68"}
 
 
+def _structs_of(buf):
+    """The ELF class of an executable, from its e_machine (the kernel's view:
+    golfed headers reuse EI_CLASS)."""
+    from .. import arch as archmod
+    from ..elf.structs import structs_for
+    arch = archmod.for_machine(int.from_bytes(buf[18:20], "little"))
+    return structs_for(arch.elf_class if arch is not None else 2)
+
+
 def file_report(data: bytes) -> dict:
     """Decode an executable's headers (no link model): sizes and segments."""
     from ..errors import InputError
     if len(data) < 4 or data[:4] != b"\x7fELF":
         raise InputError("not an ELF file (no \\x7fELF magic)")
     buf = bytes(data[:256]).ljust(256, b"\0")        # what the kernel reads
-    f = EHDR64.unpack_from(buf)
-    e_entry, e_phoff, e_phentsize, e_phnum = f[4], f[5], f[9], f[10]
-    if e_phentsize != PHDR64.size or not 1 <= e_phnum <= 64 or \
-            e_phoff + PHDR64.size * e_phnum > len(data):
+    es = _structs_of(buf)
+    f = es.unpack_ehdr(buf)
+    e_entry, e_phoff, e_phentsize, e_phnum = f["e_entry"], f["e_phoff"], f["e_phentsize"], f["e_phnum"]
+    phent = es.phdr.size
+    if e_phentsize != phent or not 1 <= e_phnum <= 64 or \
+            e_phoff + phent * e_phnum > len(data):
         raise InputError(f"program header table (e_phoff {e_phoff:#x}, e_phnum {e_phnum}, "
-                         f"e_phentsize {e_phentsize}) is not a valid x86-64 one")
+                         f"e_phentsize {e_phentsize}) is not a valid {es.bits}-bit one")
     segments = []
     for i in range(e_phnum):
-        p = PHDR64.unpack_from(data, e_phoff + i * PHDR64.size)
-        if p[0] != PT_LOAD:
-            segments.append({"type": p[0]})
+        p = es.unpack_phdr(buf if e_phoff + (i + 1) * phent <= 256 else data, e_phoff + i * phent)
+        if p["p_type"] != PT_LOAD:
+            segments.append({"type": p["p_type"]})
             continue
-        segments.append({"offset": p[2], "vaddr": p[3], "filesz": p[5], "memsz": p[6],
-                         "flags": p[1] & 7, "perm": _flags(p[1]),
-                         "kernel": kernel_view(p[2], p[3], p[5], p[6], len(data))})
+        segments.append({"offset": p["p_offset"], "vaddr": p["p_vaddr"], "filesz": p["p_filesz"],
+                         "memsz": p["p_memsz"], "flags": p["p_flags"] & 7,
+                         "perm": _flags(p["p_flags"]),
+                         "kernel": kernel_view(p["p_offset"], p["p_vaddr"], p["p_filesz"],
+                                               p["p_memsz"], len(data))})
     loads = [s for s in segments if "perm" in s]
-    header_end = max(EHDR64.size, e_phoff + PHDR64.size * e_phnum)
+    ehsize = es.ehdr.size
+    header_end = max(ehsize, e_phoff + phent * e_phnum)
     bss = sum(max(0, s["memsz"] - s["filesz"]) for s in loads)
+    names = _LAYOUT_BY_PHOFF if es.bits == 64 else {52: "strict", 44: "overlap76",
+                                                    32: "overlap64", 4: "teensy"}
     return {
         "file": len(data),
-        "layout": _LAYOUT_BY_PHOFF.get(e_phoff, f"phdr at {e_phoff:#x}"),
+        "layout": names.get(e_phoff, f"phdr at {e_phoff:#x}"),
         "entry": e_entry,
-        "header": {"end": header_end, "ehdr": EHDR64.size, "phdrs": PHDR64.size * e_phnum,
-                   "overlap": EHDR64.size + PHDR64.size * e_phnum - header_end},
+        "header": {"end": header_end, "ehdr": ehsize, "phdrs": phent * e_phnum,
+                   "overlap": ehsize + phent * e_phnum - header_end},
         "after_header": max(0, len(data) - header_end),
         "bss_memory": bss,
         "segments": segments,

@@ -20,9 +20,9 @@ breakpoints and backtraces, and source lines where DWARF was present.
 from __future__ import annotations
 
 from ..arch import F_ABS, F_NONE
-from ..elf.defs import (EHDR64, ELFCLASS64, ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRENT, SHDR64,
+from ..elf.defs import (ELFDATA2LSB, ELFMAG, ET_EXEC, EV_CURRENT,
                       SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHT_NOBITS, SHT_PROGBITS,
-                      SHT_STRTAB, SHT_SYMTAB, SYM64)
+                      SHT_STRTAB, SHT_SYMTAB)
 from ..errors import RelocationError
 from .linkmap import map_symbols, section_pieces
 from ..linker.model import CLASS_BSS, CLASS_DATA, CLASS_RODATA, CLASS_TEXT, Link, symbol_address
@@ -121,7 +121,9 @@ def build_sidecar(link: Link) -> bytes:
     for name, data in debug.items():
         sections.append([name, SHT_PROGBITS, 0, 0, bytes(data), len(data), 0, 0, 1, 0])
 
-    syms = [SYM64.pack(0, 0, 0, 0, 0, 0)]
+    from ..elf.structs import structs_for
+    es = structs_for(link.arch.elf_class)
+    syms = [es.pack_sym(0, 0, 0, 0, 0, 0)]
     symbols = map_symbols(link)
     ordered = [s for s in symbols if s[3] == 0] + [s for s in symbols if s[3] != 0]
     first_global = 1 + sum(1 for s in symbols if s[3] == 0)
@@ -129,19 +131,19 @@ def build_sidecar(link: Link) -> bytes:
         shndx = next((i for lo, hi, i in class_index if lo <= addr < hi), None)
         if shndx is None:
             shndx = next((i for lo, hi, i in class_index if addr == hi), SHN_ABS)
-        syms.append(SYM64.pack(strtab.add(name), (bind << 4) | (stype & 0xF), 0, shndx,
-                               addr, size))
+        syms.append(es.pack_sym(strtab.add(name), (bind << 4) | (stype & 0xF), 0, shndx,
+                                addr, size))
     symtab_index = len(sections)
     sections.append([".symtab", SHT_SYMTAB, 0, 0, b"".join(syms), 0, symtab_index + 1,
-                     first_global, 8, SYM64.size])
+                     first_global, es.addr_size, es.sym.size])
     sections.append([".strtab", SHT_STRTAB, 0, 0, bytes(strtab.data), 0, 0, 0, 1, 0])
     sections.append([".shstrtab", SHT_STRTAB, 0, 0, None, 0, 0, 0, 1, 0])
     for sec in sections[1:]:
         shstr.add(sec[0])
     sections[-1][4] = bytes(shstr.data)
 
-    body = bytearray(EHDR64.size)
-    headers = [SHDR64.pack(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    body = bytearray(es.ehdr.size)
+    headers = [es.shdr.pack(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
     for name, stype, flags, addr, data, size, lnk, info, align, entsize in sections[1:]:
         if data is not None:
             off = _align(len(body), align)
@@ -149,12 +151,12 @@ def build_sidecar(link: Link) -> bytes:
             size = len(data)
         else:
             off = len(body)
-        headers.append(SHDR64.pack(shstr.index[name], stype, flags, addr, off, size, lnk, info,
-                                   align, entsize))
-    shoff = _align(len(body), 8)
+        headers.append(es.shdr.pack(shstr.index[name], stype, flags, addr, off, size, lnk, info,
+                                    align, entsize))
+    shoff = _align(len(body), es.addr_size)
     body += bytes(shoff - len(body))
-    ident = ELFMAG + bytes([ELFCLASS64, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
-    body[0:EHDR64.size] = EHDR64.pack(ident, ET_EXEC, link.arch.e_machine, EV_CURRENT,
-                                      link.layout.entry, 0, shoff, 0, EHDR64.size, 0, 0,
-                                      SHDR64.size, len(headers), len(headers) - 1)
+    ident = ELFMAG + bytes([es.elfclass, ELFDATA2LSB, EV_CURRENT]) + bytes(9)
+    body[0:es.ehdr.size] = es.ehdr.pack(ident, ET_EXEC, link.arch.e_machine, EV_CURRENT,
+                                        link.layout.entry, 0, shoff, 0, es.ehdr.size, 0, 0,
+                                        es.shdr.size, len(headers), len(headers) - 1)
     return bytes(body) + b"".join(headers)

@@ -48,9 +48,33 @@ CC_OBJ_FLAGS = ("-c", "-Os", "-ffreestanding", "-fno-pie", "-fno-stack-protector
 
 CC_PIC_OBJ_FLAGS = tuple("-fPIE" if f == "-fno-pie" else f for f in CC_OBJ_FLAGS)
 
+#: per machine (``--arch``), the flags that make each compiler target it, by
+#: source extension; x86_64 is every compiler's default here
+ARCH_FLAGS = {
+    "i386": {".c": ("-m32",), ".S": ("-m32",), ".s": ("--32",)},
+}
+
 #: the GNU ld baseline every size is compared with
 LD_BASELINE_FLAGS = ("-static", "-nostdlib", "-n", "-N", "-s", "--gc-sections",
                      "--build-id=none")
+
+
+#: arch -> the prefix of Debian's cross toolchain (gcc-aarch64-linux-gnu,
+#: gcc-riscv64-linux-gnu, binutils-...); x86-64 uses the host's tools
+CROSS_PREFIX = {"x86_64": "", "i386": "", "aarch64": "aarch64-linux-gnu-", "riscv64": "riscv64-linux-gnu-"}
+#: the Debian packages that hold each cross toolchain (for messages)
+CROSS_PACKAGES = {"aarch64": "gcc-aarch64-linux-gnu", "riscv64": "gcc-riscv64-linux-gnu"}
+
+
+def cross_tool(tool: str, arch) -> str:
+    """``gcc``/``as``/``ld`` for ``arch`` (None: the host's)."""
+    prefix = CROSS_PREFIX.get(arch or "x86_64")
+    if prefix is None:
+        raise ToolchainError(f"no toolchain known for {arch}")
+    if prefix and shutil.which(prefix + tool) is None:
+        raise ToolchainError(f"{prefix}{tool} not found on PATH; install Debian's "
+                             f"{CROSS_PACKAGES[arch]} to build for {arch}")
+    return prefix + tool
 
 
 def _need(tool: str) -> str:
@@ -92,14 +116,17 @@ def compile_c(src, out, extra=(), cc: str = "gcc", pic: bool = False) -> str:
     return os.fspath(out)
 
 
-def assemble_gas(src, out, extra=()) -> str:
+def assemble_gas(src, out, extra=(), arch=None) -> str:
     """Assemble a GNU-syntax ``.s`` file with ``as`` (``.S``: through gcc, for
-    the C preprocessor)."""
+    the C preprocessor); ``arch``: the cross tools."""
     s = os.fspath(src)
     if s.endswith(".S"):
-        _run([_need("gcc"), "-c", *extra, "-o", os.fspath(out), s], f"gcc {src}")
+        gcc = cross_tool("gcc", arch)
+        _run([_need(gcc), "-c", *extra, "-o", os.fspath(out), s], f"{gcc} {src}")
     else:
-        _run([_need("as"), *AS_FLAGS, *extra, "-o", os.fspath(out), s], f"as {src}")
+        as_ = cross_tool("as", arch)
+        flags = AS_FLAGS if as_ == "as" and "--32" not in extra else ()
+        _run([_need(as_), *flags, *extra, "-o", os.fspath(out), s], f"{as_} {src}")
     return os.fspath(out)
 
 
@@ -188,7 +215,10 @@ def rustc_link_args(src, workdir, extra=(), pic: bool = False) -> list:
 
 # ---- from a source file to link inputs -------------------------------------
 
-def _inputs_rust(src, workdir, extra, lto=True, pic=False) -> list:
+def _inputs_rust(src, workdir, extra, lto=True, pic=False, arch=None) -> list:
+    if arch not in (None, "x86_64"):
+        raise ToolchainError(f"tinyelf build compiles Rust for x86_64 only (this rustc has "
+                             f"no {arch} libcore); compile to an object yourself and use pack")
     if not lto:
         obj = compile_rust(src, os.path.join(workdir, "prog.o"), extra, pic=pic)
         return [obj, *rust_core_rlibs()]
@@ -196,15 +226,16 @@ def _inputs_rust(src, workdir, extra, lto=True, pic=False) -> list:
     return parse(rustc_link_args(src, workdir, extra, pic=pic)).inputs
 
 
-def _inputs_c(src, workdir, extra, lto=True, pic=False) -> list:
-    return [compile_c(src, os.path.join(workdir, "prog.o"), extra, pic=pic)]
+def _inputs_c(src, workdir, extra, lto=True, pic=False, arch=None) -> list:
+    return [compile_c(src, os.path.join(workdir, "prog.o"), extra, cc=cross_tool("gcc", arch),
+                      pic=pic)]
 
 
-def _inputs_gas(src, workdir, extra, lto=True, pic=False) -> list:
-    return [assemble_gas(src, os.path.join(workdir, "prog.o"), extra)]
+def _inputs_gas(src, workdir, extra, lto=True, pic=False, arch=None) -> list:
+    return [assemble_gas(src, os.path.join(workdir, "prog.o"), extra, arch=arch)]
 
 
-def _inputs_direct(src, workdir, extra, lto=True, pic=False) -> list:
+def _inputs_direct(src, workdir, extra, lto=True, pic=False, arch=None) -> list:
     """Sources tinyelf reads itself (Intel-syntax ``.asm``, assembled with
     keystone by the read pass): linked as they are."""
     return [os.fspath(src)]
@@ -241,12 +272,13 @@ def _builder(src):
     return ext, builder
 
 
-def build_inputs(src, workdir, extra=(), lto: bool = True, pic: bool = False) -> list:
+def build_inputs(src, workdir, extra=(), lto: bool = True, pic: bool = False,
+                 arch=None) -> list:
     """Compile ``src`` (chosen by its extension, see ``BUILDERS``) in
     ``workdir``; return what to link.  ``pic``: position-independent code
     (Rust and C; assembly is linked as written)."""
     _ext, builder = _builder(src)
-    return builder(src, workdir, tuple(extra), lto, pic)
+    return builder(src, workdir, tuple(extra), lto, pic, arch=arch)
 
 
 def has_pic_choice(src, extra=()) -> bool:
@@ -298,17 +330,25 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
     def run_link(inputs, options):
         return driver_run(named_inputs(inputs, workdir, src), options)
     layout = getattr(options, "layout", "auto") or "auto"
-    arch = archmod.get(options.arch)
+    arch = getattr(options, "arch", None)
+    arch_obj = archmod.get(arch or "x86_64")
+    ext = os.path.splitext(os.fspath(src))[1]
+    if arch_obj.name in ARCH_FLAGS:
+        per_ext = ARCH_FLAGS[arch_obj.name]
+        if ext not in per_ext and ext != ".asm":
+            raise ToolchainError(f"{src}: tinyelf build cannot compile '{ext}' files for "
+                                 f"{arch_obj.name} (it can: {', '.join(sorted(per_ext))}, .asm)")
+        extra = (*per_ext.get(ext, ()), *extra)
     if not has_pic_choice(src, extra):
-        inputs = build_inputs(src, workdir, extra, lto)
+        inputs = build_inputs(src, workdir, extra, lto, arch=arch)
         return run_link(inputs, options), inputs, []
     if layout != "auto":
-        pic = not layouts.get(layout, arch).abs32_ok
-        inputs = build_inputs(src, workdir, extra, lto, pic=pic)
+        pic = not layouts.get(layout, arch_obj).abs32_ok
+        inputs = build_inputs(src, workdir, extra, lto, pic=pic, arch=arch)
         model = "position-independent" if pic else "static"
         return run_link(inputs, options), inputs, [f"compiled {model} (layout {layout})"]
-    if not layouts.wants_pic(arch):
-        inputs = build_inputs(src, workdir, extra, lto)
+    if not layouts.wants_pic(arch_obj):
+        inputs = build_inputs(src, workdir, extra, lto, arch=arch)
         return run_link(inputs, options), inputs, []
     from concurrent.futures import ThreadPoolExecutor
     dirs = {}
@@ -316,7 +356,7 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
         dirs[pic] = os.path.join(os.fspath(workdir), "pic" if pic else "static")
         os.makedirs(dirs[pic], exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:   # the compilers run as subprocesses
-        futures = {pic: pool.submit(build_inputs, src, dirs[pic], extra, lto, pic)
+        futures = {pic: pool.submit(build_inputs, src, dirs[pic], extra, lto, pic, arch)
                    for pic in (False, True)}
         built = {pic: f.result() for pic, f in futures.items()}
     links, errors = {}, {}

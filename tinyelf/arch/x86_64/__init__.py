@@ -216,7 +216,7 @@ class X86_64(Arch):
         return None
 
     @staticmethod
-    def rewrite_relaxed(buf: bytearray, pos: int, kind: str, S: int, A: int, P: int):
+    def rewrite_relaxed(buf: bytearray, pos: int, kind: str, S: int, A: int, P: int, got_addr=0):
         """Rewrite the instruction whose GOT displacement starts at ``buf[pos]``
         (address ``P``) to address ``S`` directly.  Returns ``(field_pos,
         value)``: where the new 32-bit PC-relative field goes and its value,
