@@ -67,13 +67,13 @@ def link_compressed(inputs, options, run_passes):
     if choice not in CHOICES:
         raise UsageError(f"unknown --compress value '{choice}' (choose from {', '.join(CHOICES)})")
     codecs = CODECS if choice == "auto" else (choice,)
+    results, notes = [], []
     inner = run_passes(inputs, inner_options(options))
-    arch = inner.arch            # given, or found from the inputs' e_machine
+    arch = inner.arch               # the machine the inputs (or --arch) said
     if choice != "auto" and arch.decompressor(choice, options.wx) is None:
         raise UsageError(f"--compress={choice}: tinyelf has no {choice} decompressor for "
                          f"{arch.name} (leave --compress out, or use --compress=auto, "
                          "which leaves the file uncompressed there)")
-    results, notes = [], []
     image = memory_image(inner)
     sizes = {}
     for name in codecs:
@@ -154,7 +154,7 @@ def pack(inner, image: dict, codec: str, options, run_passes):
     # writable whatever p_flags says); the stub maps the program's memory
     # read+write itself (enter_wx), then makes its code R+X (exit_wx)
     obj = make_object(f"<{codec} decompressor>", sections, symbols)
-    outer_opts = LinkOptions(entry="_start", base=OUTER_BASE, gc_sections=False, arch=arch.name,
+    outer_opts = LinkOptions(entry="_start", base=OUTER_BASE, gc_sections=False, arch=options.arch,
                              lief=False, layout=options.layout, holes=options.holes,
                              split_code=options.split_code,
                              trim_zeros=options.trim_zeros and not options.wx)
