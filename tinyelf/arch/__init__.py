@@ -149,6 +149,11 @@ class Arch:
     #: (the code splitter continues a piece with the shortest); () = none
     jump_sizes: tuple = ()
 
+    def split_jump_size(self, sec) -> int:
+        """Bytes of the jump that continues a piece of ``sec`` split across
+        header holes (riscv: 2 only for code compiled with RVC)."""
+        return self.jump_sizes[0]
+
     def encode_jump(self, at: int, target: int, size: int) -> bytes | None:
         """The ``size``-byte jump placed at address ``at`` to ``target``, or
         None when the distance does not fit that form."""
@@ -177,7 +182,9 @@ class Arch:
 
     def decode_insns(self, data: bytes):
         """``[(start, end, mnemonic, relative targets)]`` for a code section
-        without a disassembler, or None (then capstone decodes it)."""
+        without a disassembler, or None (then capstone decodes it).  A
+        target ``None``: the instruction's value depends on its own address
+        (aarch64 adrp, riscv auipc): without a relocation it cannot move."""
         return None
 
     def capstone_insns(self, data: bytes):

@@ -7,7 +7,12 @@ give up.  A section is splittable only when every rule below holds, otherwise
 it is placed whole:
 
 * the section decodes from its first to its last byte, with no invalid
-  instruction, and every relocation field lies inside one instruction;
+  instruction, and every relocation field lies inside one instruction, or
+  covers whole instructions (riscv's CALL: ``auipc; jalr``), which then
+  stay together as one unit;
+* an instruction whose value depends on its own absolute address (the
+  decoder gives the target ``None``: aarch64 ``adrp``, riscv ``auipc``) has
+  a relocation that re-fixes it wherever it goes;
 * every reference into the section from anywhere (relocations in any kept
   section, the entry symbol, GOT slots) targets offset 0, so moving the rest
   of the section cannot change any address taken;
@@ -45,6 +50,8 @@ class CodeInfo:
     terminators: frozenset = frozenset()
     #: bytes of the jump that continues a piece in the next one (the arch's shortest)
     jump: int = 2
+    #: the alignment a piece must start at (the machine's instruction alignment)
+    align: int = 1
     #: (a, b) -> piece_ok(a, b): the layout search asks the same pieces often
     _ok: dict = field(default_factory=dict, repr=False)
     #: plan_chunks answers by (hole sizes, start, first hole): the layout
@@ -107,36 +114,31 @@ def analyze(sec, link) -> CodeInfo | None:
                                    for r_off, rt, _symidx, _addend in sec.relocs])
     if info is not None:
         info.terminators = arch.terminators
-        info.jump = arch.jump_sizes[0]
+        info.jump = arch.split_jump_size(sec)
+        info.align = arch.code_align(sec)
     return info
 
 
 def code_info(data: bytes, insns, fields) -> CodeInfo | None:
     """CodeInfo from decoded instructions ``(start, end, mnemonic, targets)``
     and the relocation fields ``(start, end)``; None when the instructions do
-    not tile the section or a field straddles two of them."""
+    not tile the section, a field straddles an instruction boundary without
+    covering whole instructions, or an instruction pinned to its address
+    (target None) has no relocation.  A field that covers several whole
+    instructions joins them into one unit (no split between them)."""
+    units = _units(insns, sorted(fields))
+    if units is None:
+        return None
     bounds, ends, intra = [], {}, []
-    fields = sorted(fields)
-    nf = len(fields)
-    f = 0
     pos = 0
-    for start, end, mnemonic, targets in insns:
+    for start, end, mnemonic, targets, has_reloc in units:
         if start != pos:
             return None
         bounds.append(start)
         ends[end] = mnemonic
-        while f < nf and fields[f][1] <= start:
-            f += 1
-        has_reloc = False
-        k = f
-        while k < nf and fields[k][0] < end:
-            a, b = fields[k]
-            if b > start:
-                if not (start <= a and b <= end):
-                    return None
-                has_reloc = True
-            k += 1
         if not has_reloc:
+            if None in targets:
+                return None
             for t in targets:
                 intra.append((start, t))
         pos = end
@@ -144,6 +146,43 @@ def code_info(data: bytes, insns, fields) -> CodeInfo | None:
         return None
     bounds.append(len(data))
     return CodeInfo(size=len(data), bounds=bounds, ends=ends, intra=intra)
+
+
+def _units(insns, fields):
+    """``[(start, end, mnemonic, targets, has_reloc)]``: the instructions,
+    those a relocation field covers together joined; None when a field cuts
+    an instruction and does not fit inside it."""
+    out = []
+    nf = len(fields)
+    f = 0
+    reach = -1              # a field that covers whole instructions ends here
+    for start, end, mnemonic, targets in insns:
+        while f < nf and fields[f][1] <= start:
+            f += 1
+        has_reloc = False
+        k = f
+        while k < nf and fields[k][0] < end:
+            a, b = fields[k]
+            if b > start:
+                if a < start:
+                    if b > reach:
+                        return None         # begins inside an earlier instruction
+                elif b > end:
+                    if a != start:
+                        return None         # begins inside this one, ends beyond
+                    reach = max(reach, b)   # covers this one and more
+                has_reloc = True
+            k += 1
+        if out and out[-1][1] == start and start < reach:
+            s0, _e, _m, t0, _r = out[-1]
+            out[-1] = (s0, end, mnemonic, t0 + list(targets), True)
+            if end > reach:
+                return None                 # the field ends inside this one
+        else:
+            out.append((start, end, mnemonic, list(targets), has_reloc))
+    if reach > (out[-1][1] if out else 0):
+        return None
+    return out
 
 
 def plan_chunks(info: CodeInfo, free: list, start_pos: int = 0, first_hole=None):

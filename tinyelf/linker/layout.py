@@ -495,11 +495,13 @@ def _split_code(d: _Draft) -> bool:
     ``d.pieces``.  False when the entry must start the first hole and no
     chunk fits."""
     info, sec = d.info, d.split.sec
-    d.split_end, d.chunk_pieces = holesmod.plan_chunks(info, d.free, 0, d.first_hole)
+    free = [[_align(off, info.align), max(0, off + size - _align(off, info.align))]
+            for off, size in d.free]
+    d.split_end, d.chunk_pieces = holesmod.plan_chunks(info, free, 0, d.first_hole)
     for a, b, h, jmp in d.chunk_pieces:
-        off = d.free[h][0]
+        off = free[h][0]
         n = b - a + (info.jump if jmp else 0)
-        d.free[h] = [off + n, d.free[h][1] - n]
+        d.free[h] = [off + n, free[h][1] - n]
         d.holes[h].used.append((off, b - a, f"{sec.where()}[{a:#x}:{b:#x}]"))
         d.pieces.setdefault(sec, []).append([a, b - a, off])
         if jmp:
@@ -527,7 +529,8 @@ def _order_tail(d: _Draft) -> list | None:
         rest = [i for i in rest if i is not split]
         if d.split_end < split.size:
             left = split.size - d.split_end
-            rem = _Item(split.sec, left, 1, False, True, False, left, split_from=d.split_end)
+            rem = _Item(split.sec, left, d.info.align, False, True, False, left,
+                        split_from=d.split_end)
             insort(rest, rem, key=lambda i: _tail_key(i, wx))   # after its equals
     if d.tail_first is not None:
         sec, is_rest = d.tail_first

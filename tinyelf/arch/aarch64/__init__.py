@@ -14,6 +14,7 @@ width) and ``_CHECKS`` to the range and alignment GNU ld checks, so
 from __future__ import annotations
 
 from .. import (Arch, C_NONE, F_ABS, F_ARCH, F_NONE, F_PC, RelocType)
+from .insn import TERMINATORS
 
 #: Page(S+A) - Page(P)
 F_PAGE = F_ARCH + 0
@@ -124,6 +125,31 @@ class AArch64(Arch):
     min_code_align = 4
 
     unsupported_names = UNSUPPORTED_NAMES
+
+    # ---- the code splitter (tinyelf/linker/holes.py): tinyelf/arch/aarch64/insn.py
+    terminators = TERMINATORS
+    #: ``b imm26``
+    jump_sizes = (4,)
+
+    def encode_jump(self, at, target, size):
+        from .insn import encode_b
+        return encode_b(at, target) if size == 4 else None
+
+    def decode_insns(self, data):
+        from .insn import decode
+        return decode(data)
+
+    def capstone_insns(self, data):
+        return None          # decode_insns reads every encoding (None: do not split)
+
+    def split_jump_target(self, read, addr):
+        from .insn import b_target
+        return b_target(read, addr)
+
+    def ties_instructions(self, spec):
+        # MOVW_PREL_G*: a movz/movk sequence whose parts each take S + A - P
+        # of their own place and rely on their distances: keep them together
+        return spec.formula == F_PC and (spec.field or "").startswith(("g", "sabs"))
 
     def range_of(self, spec: RelocType):
         """(low, high) of the values the field takes (alignment included), or None."""

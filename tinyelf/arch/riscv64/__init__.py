@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .. import Arch, C_NONE, F_ABS, F_ARCH, F_NONE, F_PC, RelocType
 from ...errors import InputError, RelocationError
+from .insn import TERMINATORS
 
 #: the value of the PCREL_HI20 / GOT_HI20 at the label the relocation names
 F_PCREL_LO = F_ARCH + 0
@@ -145,6 +146,34 @@ class RiscV64(Arch):
     checked_ident = 5
 
     unsupported_names = UNSUPPORTED_NAMES
+
+    # ---- the code splitter (tinyelf/linker/holes.py): tinyelf/arch/riscv64/insn.py
+    terminators = TERMINATORS
+    #: ``c.j`` (RVC), ``jal x0``
+    jump_sizes = (2, 4)
+
+    def split_jump_size(self, sec) -> int:
+        return 2 if sec.obj.e_flags & EF_RISCV_RVC else 4
+
+    def encode_jump(self, at, target, size):
+        from .insn import encode_jump
+        return encode_jump(at, target, size)
+
+    def decode_insns(self, data):
+        from .insn import decode
+        return decode(data)
+
+    def capstone_insns(self, data):
+        return None          # decode_insns reads every length (None: do not split)
+
+    def split_jump_target(self, read, addr):
+        from .insn import jump_target
+        return jump_target(read, addr)
+
+    def ties_instructions(self, spec):
+        # R_RISCV_ALIGN: nop padding that reaches a boundary from where the
+        # assembler put it; moved, it no longer does
+        return spec.name == "R_RISCV_ALIGN"
 
     def merge_flags(self, objects) -> int:
         """RVC if any input has it; the float ABI and RVE must agree."""
