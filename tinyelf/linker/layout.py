@@ -616,7 +616,7 @@ def _one_segment(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
         if _page_round(first_off + fs, page) < t.mem:
             return None
     else:
-        fs, ms = t.file_end - first_off, t.mem - first_off
+        fs, ms = spec.first_sizes(t.file_end - first_off, t.mem - first_off)
         forced_ms = spec.first_memsz(phnum)
         if forced_ms is not None:
             if ms > forced_ms:

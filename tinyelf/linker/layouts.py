@@ -190,6 +190,12 @@ class LayoutSpec:
         """Forced p_memsz of the first segment (p_filesz free), or None."""
         return None
 
+    def first_sizes(self, filesz: int, memsz: int) -> tuple:
+        """(p_filesz, p_memsz) of the first segment from what the program
+        needs counted from p_offset (overlap103: p_offset lies past a small
+        file's end, and the kernel maps nothing for p_filesz 0)."""
+        return filesz, memsz
+
     #: False: p_flags is forced read-only by the overlap (i386's teensy), so
     #: a program with writable data or bss is refused (``readonly_why`` says why)
     writable_ok = True
@@ -323,11 +329,59 @@ class Overlap104(LayoutSpec):
         return f
 
 
+class Overlap103(LayoutSpec):
+    """ELF64, program header at 0x2f: e_phentsize's low byte (56) is p_flags'
+    top byte, and e_phentsize's high byte, e_phnum=1 and the zero bytes after
+    it are p_offset = 0x100.  p_offset only has to be congruent to p_vaddr
+    modulo the page size (p_vaddr = base + 0x100: the mapping still starts at
+    file offset 0), and the file may end before it: the kernel maps p_filesz
+    + 0x100 bytes from file offset 0, so p_filesz is at least 1 (from Linux
+    6.7 on a p_filesz of 0 maps zeros instead of the file).  103 bytes of
+    headers, one program header."""
+    name = "overlap103"
+    summary = ("program header at 0x2f: e_phentsize = p_flags' top byte, e_phnum = p_offset's "
+               "second byte (p_offset 0x100, p_vaddr base + 0x100)")
+    phoff = 0x2F
+    max_phnum = 1      # e_phnum is p_offset's second byte; a second header would end at 0x9f
+    P_OFFSET = 0x100
+    forced = ((0x2F, 4, "e_shoff's top byte, e_flags' low 3 bytes = p_type PT_LOAD (1)"),
+              (0x33, 4, "e_flags' top byte = p_flags' low byte, e_ehsize = 0, "
+                        "e_phentsize's low byte (56) = p_flags' top byte"),
+              (0x37, 9, "e_phentsize's high byte, e_phnum=1, e_shentsize, e_shnum, "
+                        "e_shstrndx = p_offset (0x100) and p_vaddr's low byte (0)"))
+
+    def holes(self, phnum):
+        return _common_holes(phnum, [Hole(0x28, 7, "e_shoff[0:7]"),
+                                     Hole(self.phoff + 0x18, 8, "p_paddr")])
+
+    def tail_free(self, phnum):
+        return 8
+
+    def first_offset(self, phnum):
+        return self.P_OFFSET
+
+    def flag_bits(self):
+        return PHENT << 24   # p_flags' top byte is e_phentsize's low byte
+
+    def first_sizes(self, filesz, memsz):
+        filesz = max(1, filesz)
+        return filesz, max(filesz, memsz)
+
+    def ehdr_fields(self, lay, arch):
+        f = super().ehdr_fields(lay, arch)
+        seg = lay.segments[0]
+        assert seg.offset == self.P_OFFSET and seg.flags >> 8 == PHENT << 16
+        assert seg.vaddr & 0xFF == 0
+        f.update(e_shoff=1 << 56, e_flags=(seg.flags & 0xFF) << 24, e_ehsize=0,
+                 e_phentsize=PHENT, e_phnum=1, e_shentsize=0, e_shnum=0, e_shstrndx=0)
+        return f
+
+
 #: the layouts that are pure ELF geometry (no header byte executes), largest
 #: first, per ELF class: their sizes come from the class's structures
 #: (overlap104 needs ELF64's field order: in ELF32, e_ehsize|e_phentsize<<16
 #: would be p_offset, 2 MiB past a tiny file)
-GENERIC = (Strict(), Overlap112(), Overlap104())
+GENERIC = (Strict(), Overlap112(), Overlap104(), Overlap103())
 _GENERIC_BY_CLASS = {ELFCLASS64: GENERIC}
 
 
