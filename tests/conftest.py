@@ -70,6 +70,47 @@ def sample_obj(build_dir):
     return get
 
 
+def _need_cross_tools(arch):
+    import cross
+    prefix, qemu, pkgs = cross.ARCHES[arch]
+    missing = [t for t in (prefix + "gcc", prefix + "ld", qemu) if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: run tests/deps/install.sh "
+                    f"(apt packages {', '.join(pkgs)})")
+
+
+@pytest.fixture(scope="session")
+def cross_built(build_dir):
+    """The aarch64/riscv64 differential corpus (tests/corpus/cross.py): every
+    variant compiled (in threads), GNU ld-linked and run under qemu-user once:
+    {variant name: ("build", why) or (objects, archives, None for a
+    must-reject program, ("ld failed", why) or (stdout, status))}."""
+    import concurrent.futures
+    sys.path.insert(0, str(ROOT / "tests" / "corpus"))
+    import cross
+    root = build_dir / "cross"
+    ALL = [cv for arch in cross.ARCHES for cv in cross.variants(arch)]
+    for arch in cross.ARCHES:
+        _need_cross_tools(arch)
+
+    def one(cv):
+        d = root / cv.name
+        try:
+            objs, ars = cross.build_objects(cv, str(d), str(root))
+        except RuntimeError as exc:
+            return cv.name, ("build", str(exc))
+        if cv.variant.reject:
+            return cv.name, (objs, ars, None)
+        try:
+            exe = cross.link_with_ld(cv.arch, objs, ars, str(d / "ld.out"))
+        except RuntimeError as exc:      # e.g. -mcmodel=tiny with a 1 MiB bss
+            return cv.name, (objs, ars, ("ld failed", str(exc)))
+        return cv.name, (objs, ars, cross.run(cv.arch, exe, cv.variant))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        return dict(pool.map(one, ALL))
+
+
 requires_rustc = pytest.mark.skipif(shutil.which("rustc") is None, reason="rustc not installed")
 requires_ld = pytest.mark.skipif(shutil.which("ld") is None, reason="GNU ld not installed")
 

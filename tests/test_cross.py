@@ -13,8 +13,6 @@ About 2 minutes on 2 cores: 7 + 8 flag sets x 13 programs, compiled in threads.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,39 +29,8 @@ from conftest import nobody_prefix  # noqa: E402
 QEMU_OK = ("--layout", "strict", "--no-trim-zeros")
 REJECT = {"ctor": "constructors", "cxx_ctors": "constructors", "tls": "thread-local storage"}
 ALL = [cv for arch in cross.ARCHES for cv in cross.variants(arch)]
-
-
-def _need_tools(arch):
-    prefix, qemu, pkgs = cross.ARCHES[arch]
-    missing = [t for t in (prefix + "gcc", prefix + "ld", qemu) if shutil.which(t) is None]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: run tests/deps/install.sh "
-                    f"(apt packages {', '.join(pkgs)})")
-
-
-@pytest.fixture(scope="session")
-def cross_built(build_dir):
-    """Every cross variant compiled (in threads), GNU ld-linked and run once."""
-    root = build_dir / "cross"
-    for arch in cross.ARCHES:
-        _need_tools(arch)
-
-    def one(cv):
-        d = root / cv.name
-        try:
-            objs, ars = cross.build_objects(cv, str(d), str(root))
-        except RuntimeError as exc:
-            return cv.name, ("build", str(exc))
-        if cv.variant.reject:
-            return cv.name, (objs, ars, None)
-        try:
-            exe = cross.link_with_ld(cv.arch, objs, ars, str(d / "ld.out"))
-        except RuntimeError as exc:      # e.g. -mcmodel=tiny with a 1 MiB bss
-            return cv.name, (objs, ars, ("ld failed", str(exc)))
-        return cv.name, (objs, ars, cross.run(cv.arch, exe, cv.variant))
-
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        return dict(pool.map(one, ALL))
+# the compiled, GNU ld-linked corpus: the ``cross_built`` fixture (conftest.py),
+# which tests/test_risc_split.py shares
 
 
 def tinyelf(args):
