@@ -113,6 +113,9 @@ class LayoutSpec:
     pic_only = False
     #: False: only on request (``--layout NAME``), never chosen by ``auto``
     auto = True
+    #: the end of the user address space the layout's addresses must stay
+    #: below (4-level paging; riscv's high82 needs Sv57's)
+    user_top = USER_TOP
     spec_valid = False
     e_type = ET_EXEC
     #: the file offset where execution must start, or None (anywhere)
@@ -434,12 +437,13 @@ def candidates(name: str, arch) -> list[LayoutSpec]:
 def wants_pic(arch) -> bool:
     """True: position-independent code (no absolute 32-bit relocations; use
     ``-C relocation-model=pie`` for rustc, ``-fPIE``/``-fPIC`` for gcc) can
-    unlock a smaller layout (overlap80, whose base lies above 4 GiB; dyn68,
-    loaded wherever the kernel puts it).  For
+    unlock a smaller layout that ``--layout auto`` may choose (overlap80,
+    whose base lies above 4 GiB; an explicit layout says what it needs by
+    ``abs32_ok``).  For
     ``tinyelf build`` to decide whether to compile PIC; it should then link
     both ways or trust that PIC is never larger by more than the header
     bytes saved (24 bytes against overlap104, more with dyn68)."""
-    return any(not l.abs32_ok for l in for_arch(arch))
+    return any(not l.abs32_ok for l in for_arch(arch) if l.auto)
 
 
 def segment_flags(writable: bool, wx: bool) -> int:

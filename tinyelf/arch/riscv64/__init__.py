@@ -170,6 +170,10 @@ class RiscV64(Arch):
         from .insn import jump_target
         return jump_target(read, addr)
 
+    def header_layouts(self):
+        from .layouts import LAYOUTS
+        return LAYOUTS
+
     def ties_instructions(self, spec):
         # R_RISCV_ALIGN: nop padding that reaches a boundary from where the
         # assembler put it; moved, it no longer does
