@@ -269,8 +269,8 @@ def test_split_samples_run_on_the_booted_kernel(machine, tmp_path):
 
 #: flag sets of the cross corpus (tests/corpus/cross.py) linked with the
 #: default layout and run on the booted kernels
-BOOTED_FLAGSETS = {"aarch64": ("Os-pic", "O2", "O0"),
-                   "riscv64": ("Os-pic", "O2-medany-norelax", "Os-medany-fs")}
+BOOTED_FLAGSETS = {"aarch64": ("Os-pic", "O0"),
+                   "riscv64": ("Os-pic", "O2-medany-norelax")}
 
 
 @pytest.mark.parametrize("machine", list(BOOTED_FLAGSETS))
@@ -285,8 +285,8 @@ def test_cross_corpus_with_holes_runs_on_the_booted_kernel(machine, cross_built,
         if set_name not in BOOTED_FLAGSETS[machine] or cv.variant.reject or cv.variant.env:
             continue
         objs, ars, ld_result = cross_built[cv.name]
-        if ld_result[0] == "ld failed":
-            continue
+        if ld_result[0] == "ld failed" or b"envc=" in ld_result[0]:
+            continue            # the guest's /init has an environment; qemu-user ran with none
         out = build_dir / "cross" / cv.name / "holes.out"
         r = subprocess.run([sys.executable, "-m", "tinyelf", "pack", *objs, *ars, "-o", str(out),
                             "--report", "--json"], capture_output=True, text=True)

@@ -179,7 +179,8 @@ def _entry_in_code(data: bytes) -> bool:
     return False
 
 
-_LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x18: "overlap80",
+_LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x2f: "overlap103",
+                    0x18: "overlap80", 0x1a: "high82",
                     0x0c: "dyn68"}
 
 
