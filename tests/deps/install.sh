@@ -63,6 +63,9 @@ need qemu-system-misc       have qemu-system-riscv64
 need busybox-static         sh -c 'dpkg-query -W -f="\${Status}" busybox-static | grep -q "ok installed"'
 need cpio                   have cpio
 need binutils               have ld
+# --debug-sidecar tests: gdb for i386 (native), gdb-multiarch against qemu-user's gdbstub
+need gdb                    have gdb
+need gdb-multiarch          have gdb-multiarch
 # i386: `gcc -m32 -c` and `as --32` + `ld -m elf_i386` need nothing more for freestanding
 # code on Debian 12's gcc; gcc-multilib (a 32-bit libc to link against) only if that fails.
 need gcc-multilib sh -c 'echo "int f(void) { return 0; }" | gcc -m32 -x c -c -o /dev/null -'
