@@ -101,11 +101,15 @@ class RegisterTrace:
     def is_syscall(self, ins) -> bool:
         return (ins.mnemonic, ins.op_str)[:len(self.syscall_insn)] == self.syscall_insn
 
-    def step(self, state: dict, ins) -> None:
-        """Update ``state`` for the effects of ``ins``."""
-        if self.is_call(ins):             # the callee keeps only what the ABI says
-            for reg in [r for r in state if r not in self.preserved]:
-                del state[reg]
+    def step(self, state: dict, ins, clobbers=None) -> None:
+        """Update ``state`` for the effects of ``ins``; at a call,
+        ``clobbers`` are the registers the callee writes when the caller
+        knows them (else the ABI's caller-saved registers are lost)."""
+        if self.is_call(ins):
+            if clobbers is None:
+                clobbers = [r for r in state if r not in self.preserved]
+            for reg in clobbers:
+                state.pop(reg, None)
             return
         if self.is_syscall(ins):          # the kernel's result; the rest is kept
             state.pop(self.return_reg, None)

@@ -691,6 +691,42 @@ def _operand_target(hints, syms, ins, known):
     return known
 
 
+def _callee_writes(hints, insns, syms):
+    """``writes(address)``: the registers the function at ``address`` (up to
+    the next symbol) writes, its own calls included, or None when that is
+    not known (an indirect call, code outside the disassembly): compilers
+    keep values in caller-saved registers across a call to a function they
+    know leaves them alone, so the ABI's answer would lose them."""
+    index = {ins.address: k for k, (_o, ins) in enumerate(insns)}
+    memo = {}
+
+    def writes(addr):
+        if addr is None or addr not in index:
+            return None
+        if addr in memo:
+            return memo[addr]
+        memo[addr] = set()                  # recursion: what is found so far
+        regs, k = set(), index[addr]
+        while k < len(insns):
+            ins = insns[k][1]
+            if ins.address != addr and syms.name(ins.address, exact_only=True):
+                break
+            if hints.is_call(ins):
+                inner = writes(hints.branch_target(ins))
+                if inner is None:
+                    memo[addr] = None
+                    return None
+                regs |= inner
+            elif hints.is_syscall(ins):
+                regs.add(hints.return_reg)
+            else:
+                regs.update(r for r, _v in hints.effects({}, ins))
+            k += 1
+        memo[addr] = regs
+        return regs
+    return writes
+
+
 def _syscall_notes(hints, insns, syms, entry):
     """address -> (what a syscall instruction asks the kernel, e.g.
     ``write(1, 0x400080 <msg>, 14)``; the target of a jump through a known
@@ -706,6 +742,7 @@ def _syscall_notes(hints, insns, syms, entry):
         if t is not None and t <= i.address:
             back.add(t)
     incoming = {}                 # target -> states of the forward branches to it
+    writes = _callee_writes(hints, insns, syms)
     out, state = {}, hints.new_state(at_entry=True)
     for _off, ins in insns:
         a = ins.address
@@ -724,7 +761,10 @@ def _syscall_notes(hints, insns, syms, entry):
         if note or via is not None:
             out[a] = (note, via)
         target = hints.branch_target(ins)
-        hints.step(state, ins)
+        if hints.is_call(ins):
+            hints.step(state, ins, writes(target if target is not None else via))
+        else:
+            hints.step(state, ins)
         if target is not None and target > a and not hints.is_call(ins):
             incoming.setdefault(target, []).append(dict(state))
         if hints.ends_path(ins, target):
