@@ -319,3 +319,45 @@ def test_high82_needs_sv57(tmp_path):
     for who in ("root", "nobody"):
         assert res["exit82"][who] == (b"", 139), res["exit82"]
         assert res["exit"][who] == (b"", 42)
+
+
+# ---- what the splitter may move --------------------------------------------------------
+
+def test_pinned_instructions_need_their_relocation():
+    """adrp/auipc compute from their own address: without a relocation to re-fix
+    them the section is not split (holes.code_info gives None) and no loop is
+    read into them (hot.loops)."""
+    from tinyelf.linker import holes, hot
+
+    class Sec:
+        is_nobits = False
+        relocs = []
+
+        def __init__(self, data):
+            self.data, self.size = data, len(data)
+
+    for machine, code, field in (("aarch64", "00000090c0035fd6", (0, 4)),      # adrp x0; ret
+                                 ("riscv64", "170500008280", (0, 4))):         # auipc a0, 0; ret
+        arch = archmod.get(machine)
+        data = bytes.fromhex(code)
+        insns = arch.decode_insns(data)
+        assert holes.code_info(data, insns, []) is None, machine
+        info = holes.code_info(data, insns, [field])
+        assert info is not None and info.intra == [], machine
+        assert hot.loops(Sec(data), arch) == [], machine
+
+
+def test_riscv_call_pair_is_one_unit():
+    """``call`` = auipc ra + jalr ra under one 8-byte R_RISCV_CALL field: the
+    splitter may cut before or after the pair, never between."""
+    from tinyelf.linker import holes
+    arch = archmod.get("riscv64")
+    # li a0, 1; auipc ra, 0; jalr ra, 0(ra); ret
+    data = bytes.fromhex("0545" "97000000" "e7800000" "8280")
+    info = holes.code_info(data, arch.decode_insns(data), [(2, 10)])
+    assert info.bounds == [0, 2, 10, 12]
+    assert holes.code_info(data, arch.decode_insns(data), [(4, 12)]) is None   # cuts the ret
+    aarch = archmod.get("aarch64")
+    # br x0 (a jump table's): aarch64 refuses the split, riscv's jr is a terminator
+    assert aarch.decode_insns(bytes.fromhex("00001fd6")) is None
+    assert arch.decode_insns(bytes.fromhex("8287"))[0][2] == "c.jr"

@@ -155,32 +155,33 @@ def _units(insns, fields):
     out = []
     nf = len(fields)
     f = 0
-    reach = -1              # a field that covers whole instructions ends here
+    cover = (0, 0)          # a field covering whole instructions: [start, end)
     for start, end, mnemonic, targets in insns:
         while f < nf and fields[f][1] <= start:
             f += 1
+        inside = cover[0] < start < cover[1]
         has_reloc = False
         k = f
         while k < nf and fields[k][0] < end:
             a, b = fields[k]
             if b > start:
                 if a < start:
-                    if b > reach:
+                    if not (inside and b <= cover[1]):
                         return None         # begins inside an earlier instruction
                 elif b > end:
                     if a != start:
                         return None         # begins inside this one, ends beyond
-                    reach = max(reach, b)   # covers this one and more
+                    cover = (a, max(b, cover[1]) if inside else b)
                 has_reloc = True
             k += 1
-        if out and out[-1][1] == start and start < reach:
+        if inside:
+            if end > cover[1]:
+                return None                 # the covering field ends inside this one
             s0, _e, _m, t0, _r = out[-1]
             out[-1] = (s0, end, mnemonic, t0 + list(targets), True)
-            if end > reach:
-                return None                 # the field ends inside this one
         else:
             out.append((start, end, mnemonic, list(targets), has_reloc))
-    if reach > (out[-1][1] if out else 0):
+    if out and cover[1] > out[-1][1]:
         return None
     return out
 

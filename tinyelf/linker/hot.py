@@ -74,7 +74,7 @@ def loops(sec, arch) -> list | None:
         if f < len(fields) and fields[f][0] < end:
             continue            # a relocated field: its bytes say nothing yet
         for t in targets:
-            if 0 <= t <= start:
+            if t is not None and 0 <= t <= start:   # None: pinned, no target (adrp, auipc)
                 out.append((t, start))
     return out
 
