@@ -15,11 +15,12 @@
   output under qemu-user.  The builds must really split: the test counts the
   pieces.
 
-About 40 s on 2 cores beside tests/test_cross.py (whose compiled corpus it
-shares): links, two boots per machine.
+About 70 s on 2 busy cores beside tests/test_cross.py (whose compiled corpus
+it shares): links, two boots per machine and a third riscv one.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import random
 import struct
@@ -250,11 +251,13 @@ def test_split_samples_run_on_the_booted_kernel(machine, tmp_path):
     if reason:
         pytest.fail(reason, pytrace=False)
     programs, expect = [], {}
-    for name, src, opts, argv, stdout, status, least in SAMPLES[machine]:
-        exe = tmp_path / name
-        report = _build(ROOT / src, exe, machine, *opts)
+    samples = SAMPLES[machine]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:      # compilers, tinyelf: processes
+        reports = list(pool.map(lambda s: _build(ROOT / s[1], tmp_path / s[0], machine, *s[2]),
+                                samples))
+    for (name, _src, _opts, argv, stdout, status, least), report in zip(samples, reports):
         assert _pieces(report) >= least, (name, report["holes"])
-        programs.append((name, exe, argv, b""))
+        programs.append((name, tmp_path / name, argv, b""))
         expect[name] = (stdout, status)
     res = run_in_vm(machine, programs)
     for name, (stdout, status) in expect.items():
@@ -279,7 +282,7 @@ def test_cross_corpus_with_holes_runs_on_the_booted_kernel(machine, cross_built,
     if reason:
         pytest.fail(reason, pytrace=False)
     import cross
-    programs, expect, split = [], {}, 0
+    chosen = []
     for cv in cross.variants(machine):
         set_name = cv.variant.name.rsplit(".", 1)[1]
         if set_name not in BOOTED_FLAGSETS[machine] or cv.variant.reject or cv.variant.env:
@@ -287,9 +290,16 @@ def test_cross_corpus_with_holes_runs_on_the_booted_kernel(machine, cross_built,
         objs, ars, ld_result = cross_built[cv.name]
         if ld_result[0] == "ld failed" or b"envc=" in ld_result[0]:
             continue            # the guest's /init has an environment; qemu-user ran with none
-        out = build_dir / "cross" / cv.name / "holes.out"
-        r = subprocess.run([sys.executable, "-m", "tinyelf", "pack", *objs, *ars, "-o", str(out),
-                            "--report", "--json"], capture_output=True, text=True)
+        chosen.append((cv, objs, ars, ld_result, build_dir / "cross" / cv.name / "holes.out"))
+
+    def link(job):
+        cv, objs, ars, _ld, out = job
+        return subprocess.run([sys.executable, "-m", "tinyelf", "pack", *objs, *ars, "-o",
+                               str(out), "--report", "--json"], capture_output=True, text=True)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        links = list(pool.map(link, chosen))
+    programs, expect, split = [], {}, 0
+    for (cv, _objs, _ars, ld_result, out), r in zip(chosen, links):
         assert r.returncode == 0, (cv.name, r.stderr)
         split += _pieces(json.loads(r.stdout)) > 0
         programs.append((cv.name, out, list(cv.variant.argv), cv.variant.stdin or b""))
