@@ -81,7 +81,13 @@ def recognise(data: bytes):
     for k in range(e_phnum):
         p = PHDR64.unpack_from(data, e_phoff + k * PHDR64.size)
         if p[0] == PT_LOAD:
-            loads.append((p[2], p[3], min(p[5], max(0, len(data) - p[2])), p[6]))
+            # as the kernel maps it: from the page that holds p_vaddr (overlap103's
+            # p_offset 0x100 lies past a small file's end; its page starts at 0)
+            pg = p[3] % arch.page_size
+            off = p[2] - pg
+            if off < 0:
+                continue
+            loads.append((off, p[3] - pg, min(p[5] + pg, max(0, len(data) - off)), p[6] + pg))
     mem = _Memory(data, loads)
     for codec in CODECS:
         for wx in (False, True):
