@@ -121,3 +121,17 @@ def test_missing_rustc_says_what_to_install(tmp_path, monkeypatch, capsys):
     assert not out.exists()
     with pytest.raises(ToolchainError, match="Debian 12 has no libstd-rust-dev:riscv64"):
         toolchain.rustc_for("riscv64")
+
+
+def test_rustc_links_i686_with_tinyelf_ld(tmp_path):
+    """rustc 1.63 for i686 with ``-C linker=tinyelf-ld``: its ``-m32`` is accepted (the
+    machine comes from the objects) and the program runs as nobody."""
+    from test_rust_samples import tinyelf_ld
+    rustc, target = _rustc("i386")
+    out = tmp_path / "hello"
+    r = subprocess.run([rustc, *toolchain.RUSTC_LTO_FLAGS, *target, "-C",
+                        f"linker={tinyelf_ld(tmp_path)}", "-o", str(out), str(SAMPLES["i386"])],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    tmp_path.chmod(0o755)
+    assert run_exe(out, as_nobody=True) == (HELLO, 0)
