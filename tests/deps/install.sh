@@ -63,6 +63,9 @@ need qemu-system-misc       have qemu-system-riscv64
 need busybox-static         sh -c 'dpkg-query -W -f="\${Status}" busybox-static | grep -q "ok installed"'
 need cpio                   have cpio
 need binutils               have ld
+# --debug-sidecar tests: gdb for i386 (native), gdb-multiarch against qemu-user's gdbstub
+need gdb                    have gdb
+need gdb-multiarch          have gdb-multiarch
 # the LLVM that Debian 12's rustc 1.63 (unpacked in step 3) is linked against
 need libllvm14 sh -c 'ldconfig -p | grep -q "libLLVM-14.so.1 "'
 # i386: `gcc -m32 -c` and `as --32` + `ld -m elf_i386` need nothing more for freestanding

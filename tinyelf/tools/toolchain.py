@@ -457,10 +457,22 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
         f"{links[not pic].layout.name}, {sizes[not pic]} bytes)"]
 
 
-def ld_baseline(objects, out, extra=(), warnings=None) -> int:
-    """Link with GNU ld the usual minimal way; return the output's size
-    (``warnings``: a list that gets the lines ld printed on success)."""
-    err = _run([_need("ld"), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
+#: arch -> what GNU ld needs beside the baseline flags: i386's emulation on
+#: an x86-64 host; riscv64 without relaxation (GNU ld would address data
+#: through gp, which nothing sets without a C runtime: the output would crash)
+LD_ARCH_FLAGS = {"i386": ("-m", "elf_i386"), "riscv64": ("--no-relax",)}
+
+
+def ld_command(arch=None) -> list:
+    """GNU ld for ``arch`` (an arch name; None: the host's) with the flags
+    that make it link for that machine (ToolchainError when it is missing)."""
+    return [_need(cross_tool("ld", arch)), *LD_ARCH_FLAGS.get(arch, ())]
+
+
+def ld_baseline(objects, out, extra=(), warnings=None, arch=None) -> int:
+    """Link with GNU ld (``arch``'s) the usual minimal way; return the
+    output's size (``warnings``: a list that gets the lines ld printed on success)."""
+    err = _run([*ld_command(arch), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
                 *map(os.fspath, objects)], "GNU ld")
     if warnings is not None:
         warnings.extend(line for line in err.splitlines() if line.strip())
