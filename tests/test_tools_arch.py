@@ -346,5 +346,27 @@ def test_ld_script_links_the_same_program(objs, arch):
     subprocess.run([*ld, *args, "-T", str(script), "-o", str(gnu), str(objs[arch]["prog"])],
                    check=True, capture_output=True)
     _runs_right(arch, gnu)
-    entry = json.loads(run_tinyelf("size", exe, "--json").stdout)["entry"]
-    assert json.loads(run_tinyelf("size", gnu, "--json").stdout)["entry"] == entry
+    mine, theirs = _memory(exe.read_bytes()), _memory(gnu.read_bytes())
+    assert theirs["entry"] == mine["entry"]
+    # the same loaded bytes from the end of tinyelf's headers on
+    lo, hi = mine["content"], mine["end"]
+    assert theirs["image"][lo - theirs["base"]:hi - theirs["base"]] == \
+        mine["image"][lo - mine["base"]:hi - mine["base"]]
+
+
+def _memory(data: bytes) -> dict:
+    """The PT_LOADs of an ELF32/ELF64 file as one memory image (bss zeroed)."""
+    from tinyelf.elf.structs import structs_for
+    es = structs_for(data[4])
+    e = es.unpack_ehdr(data)
+    loads = [p for p in (es.unpack_phdr(data, e["e_phoff"] + i * es.phdr.size)
+                         for i in range(e["e_phnum"])) if p["p_type"] == 1]
+    base = min(p["p_vaddr"] for p in loads)
+    end = max(p["p_vaddr"] + p["p_memsz"] for p in loads)
+    image = bytearray(end - base)
+    for p in loads:
+        chunk = data[p["p_offset"]:p["p_offset"] + p["p_filesz"]]
+        image[p["p_vaddr"] - base:p["p_vaddr"] - base + len(chunk)] = chunk
+    headers = e["e_phoff"] + e["e_phnum"] * es.phdr.size
+    return {"entry": e["e_entry"], "base": base, "end": end, "image": bytes(image),
+            "content": base + max(headers, es.ehdr.size)}
