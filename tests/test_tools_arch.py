@@ -15,11 +15,9 @@ from __future__ import annotations
 import errno
 import json
 import os
-import pathlib
 import shutil
 import socket
 import subprocess
-import tempfile
 
 import pytest
 
@@ -105,24 +103,10 @@ def _need(*tools):
         pytest.fail(f"{', '.join(missing)} missing: run tests/deps/install.sh")
 
 
-def _reachable(path) -> None:
-    """Let nobody reach ``path`` again: another pytest session starting on
-    this machine sets /tmp/pytest-of-USER back to 0700 (conftest.build_dir
-    opened it when this session started)."""
-    for parent in path.parents:
-        if parent == parent.parent or parent == pathlib.Path(tempfile.gettempdir()):
-            break
-        try:
-            os.chmod(parent, os.stat(parent).st_mode | 0o011)
-        except PermissionError:
-            break
-
-
 def _run(arch, exe, as_nobody=False):
     """(stdout, status) of a produced program on its machine."""
     cmd = ([QEMU[arch]] if arch in QEMU else []) + [str(exe)]
     if as_nobody:
-        _reachable(pathlib.Path(exe))
         cmd = nobody_prefix() + cmd
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=20)
