@@ -224,6 +224,9 @@ class LinkOptions:
     every_byte: bool = False
     #: trailing zero bytes become bss (p_filesz shortened)
     trim_zeros: bool = True
+    #: linker relaxation (riscv: call -> jal, lui/auipc pairs -> gp-relative or
+    #: compressed forms, R_RISCV_ALIGN padding trimmed); ``--no-relax`` turns it off
+    relax: bool = True
     #: compressed executable (tinyelf.compress): "none", "auto", or a codec name ("lz", "cm")
     compress: str = "none"
 
@@ -311,6 +314,8 @@ class Link:
     hot: object = None
     # layout
     layout: Layout | None = None
+    #: relax: what the arch's relaxation keeps between its rounds (Arch.relax)
+    relaxation: object = None
     # relocate
     image: bytearray | None = None
     # write
