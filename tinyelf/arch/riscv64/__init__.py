@@ -7,8 +7,8 @@ low 12 bits are that relocation's S + A - P.  tinyelf makes static
 executables without a PLT: CALL_PLT is CALL.
 
 Linker relaxation (R_RISCV_RELAX, R_RISCV_ALIGN, ``__global_pointer$``) is
-in relax.py; with ``--no-relax`` R_RISCV_RELAX is ignored and R_RISCV_ALIGN's
-nops stay as the assembler wrote them.
+in relax.py; with ``--no-relax`` R_RISCV_RELAX is ignored (R_RISCV_ALIGN's
+padding is still cut to its boundary, as GNU ld does).
 """
 from __future__ import annotations
 

@@ -18,7 +18,10 @@ symbol in its section for lui; every PCREL_LO12 naming the auipc's label)
 carries R_RISCV_RELAX and reaches the whole symbol from its new base.
 R_RISCV_ALIGN padding is then cut to what reaches its boundary from the new
 address; padding too short for that (a relaxation before it moved it by an
-amount the nops cannot absorb) is an error.
+amount the nops cannot absorb) is an error.  The assembler writes the most
+padding an alignment may need and leaves the cut to the linker, so ALIGN is
+honoured with ``--no-relax`` too (as GNU ld and lld do): only the rewrites
+are off then.
 
 gp-relative forms are made only when ``__global_pointer$`` is defined: an
 input defines it, or refers to it (tinyelf then defines it, see
@@ -174,7 +177,8 @@ def _init(link) -> State:
     for sec in link.kept:
         if not sec.flags & SHF_EXECINSTR or sec.is_nobits:
             continue
-        if relax_on and any(r[1] in (R_RELAX, R_ALIGN) for r in sec.relocs):
+        kinds = {r[1] for r in sec.relocs}
+        if R_ALIGN in kinds or (relax_on and R_RELAX in kinds):
             secs.append(sec)
     for sym in (link.globals.get("_start"),):
         if sym is None or sym.section is None or sym.section not in link.kept:
@@ -260,8 +264,7 @@ def _decide(link, st, use_gp):
     for sec in st.sections:
         plan = rd.plans[sec]
         plan.deletes.sort()
-        if st.relax:
-            _aligns(rd, sec, plan)
+        _aligns(rd, sec, plan)
     return rd.plans, rd.keys, dict(rd.counts, valid=rd.valid)
 
 
