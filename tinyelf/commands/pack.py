@@ -97,8 +97,8 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
                    "split code that runs in loops too (by default a program compiled for "
                    "speed keeps its loops aligned and unsplit; see docs/runtime.md)")
     g.add_argument("--no-relax", dest="relax", action="store_false",
-                   help="no linker relaxation (riscv64: keep call/lui/auipc pairs and "
-                   "R_RISCV_ALIGN padding as compiled; see docs/risc.md)")
+                   help="no linker relaxation (riscv64: calls and lui/auipc pairs stay as "
+                   "compiled; see docs/risc.md)")
     g.add_argument("--no-trim-zeros", dest="trim_zeros", action="store_false",
                    help="keep trailing zero bytes in the file instead of turning them into bss")
 

@@ -5,11 +5,13 @@ shorter (instruction sequences rewritten into shorter forms, bytes deleted,
 symbols, relocation offsets and references into the sections moved with
 them) and laid out again for their new sizes.  The arch decides what to
 rewrite (``Arch.relax``: riscv's call -> jal, lui/auipc pairs ->
-gp-relative or compressed forms, R_RISCV_ALIGN padding trimmed); this pass
+gp-relative or compressed forms, alignment padding cut); this pass
 only repeats "relax from the addresses the layout gave, then lay out again"
 until the arch changes nothing.  The layout stays the one place addresses
-are decided.  Off with ``LinkOptions.relax`` False (``--no-relax``): the
-arch then only drops what tinyelf itself added and nothing uses.
+are decided.  With ``LinkOptions.relax`` False (``--no-relax``) the arch
+makes no rewrites; riscv still cuts alignment padding to its boundary (the
+assembler left the most it may need) and drops the start stub's unused gp
+setup.
 
 Invariant: when the pass ends, every rewrite the arch made holds for the
 final addresses (it checked them on the last round), and relocate range-
