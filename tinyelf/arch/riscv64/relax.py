@@ -61,7 +61,7 @@ GP_SYMBOL = "__global_pointer$"
 GP_SETUP = "__tinyelf_gp_setup"
 EF_RISCV_RVC = 0x1
 X0, GP, SP = 0, 3, 2
-NOP, C_NOP = 0x00000013, 0x0001
+NOP, C_NOP, C_J = 0x00000013, 0x0001, 0xA001
 
 
 def _fits12(v: int) -> bool:
@@ -292,8 +292,6 @@ def _calls(rd: _Round, sec, plan: _Plan) -> None:
             plan.relocs[i] = (off, R_JAL, symidx, addend)
 
 
-C_J = 0xA001
-
 
 def _reach(rd: _Round, t, addends, base: int) -> bool:
     """True when ``t`` + each addend, and the whole of ``t``, lie within
@@ -320,14 +318,13 @@ def _lui_pairs(rd: _Round, sec, plan: _Plan) -> None:
             if off not in marked:
                 continue
             if base is not None:
-                reg, kind = base
                 if rtype == R_HI20:
                     plan.delete(off, 4)
                     plan.relocs[i] = None
                 else:
-                    plan.writes[off] = _with_rs1(_u32(data, off), reg)
+                    plan.writes[off] = _with_rs1(_u32(data, off), base)
                     new = {R_LO12_I: (R_GPREL_I, R_ABS12_I), R_LO12_S: (R_GPREL_S, R_ABS12_S)}
-                    plan.relocs[i] = (off, new[rtype][reg == X0], symidx, addend)
+                    plan.relocs[i] = (off, new[rtype][base == X0], symidx, addend)
                 continue
             if rtype != R_HI20 or not rvc:
                 continue
@@ -340,7 +337,7 @@ def _lui_pairs(rd: _Round, sec, plan: _Plan) -> None:
 
 
 def _lui_base(rd: _Round, sec, t, rs, marked):
-    """(register, kind) the low parts of ``t`` in ``sec`` can use instead of
+    """The register the low parts of ``t`` in ``sec`` can use instead of
     their lui (x0, else gp), or None."""
     if not any(r[1] == R_HI20 and r[0] in marked for _i, r in rs):
         return None
@@ -348,9 +345,9 @@ def _lui_base(rd: _Round, sec, t, rs, marked):
         return None                     # a low part that may not change: keep the luis
     addends = [r[3] for _i, r in rs]
     if rd.take(("x0", sec, id(t)), _reach(rd, t, addends, 0), "x0"):
-        return X0, "x0"
+        return X0
     if rd.gp is not None and rd.take(("gp", sec, id(t)), _reach(rd, t, addends, rd.gp), "gp"):
-        return GP, "gp"
+        return GP
     return None
 
 
@@ -480,8 +477,7 @@ def _moved(link, obj, r, maps):
     if symidx and rtype not in (R_ALIGN, R_RELAX):
         t = obj.symbols[symidx]
         if t.type == STT_SECTION and t.section in maps:
-            orig_sec = t.section
-            return off, rtype, symidx, maps[orig_sec](addend)
+            return off, rtype, symidx, maps[t.section](addend)
     return r
 
 
