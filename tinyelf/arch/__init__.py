@@ -80,6 +80,22 @@ class Arch:
         """The rewrite for a GOT load that may address its symbol directly, or None."""
         return None
 
+    #: names this machine's linker defines when a program refers to them (beside
+    #: tinyelf.linker.resolve.LINKER_DEFINED; riscv: __global_pointer$)
+    linker_defined: tuple = ()
+
+    def linker_values(self, link, mem_end: int) -> dict:
+        """Values of :attr:`linker_defined` names once the layout has given
+        every kept section its address (``mem_end``: where the image ends)."""
+        return {}
+
+    def relax(self, link) -> bool:
+        """Linker relaxation (riscv): shorten instruction sequences of the
+        laid-out ``link`` from its addresses, deleting bytes.  True when a
+        section changed (the relax pass then lays the link out again and
+        asks again, until nothing changes); machines without it: False."""
+        return False
+
     def scan_section(self, link, sec) -> None:
         """Called by the scan pass for every kept section before its
         relocations are looked at: an arch may rewrite instruction pairs

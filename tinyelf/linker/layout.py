@@ -203,7 +203,8 @@ def _in_image(link: Link, sym) -> bool:
     False for absolute constants and undefined weak symbols (0)."""
     if sym.section is not None:
         return True
-    return sym.obj is link.synthetic and sym.name in LINKER_DEFINED
+    return sym.obj is link.synthetic and (sym.name in LINKER_DEFINED or
+                                          sym.name in link.arch.linker_defined)
 
 
 def _pic_problems(link: Link) -> list:
@@ -918,6 +919,7 @@ def _define_linker_symbols(link: Link, plan: _Plan) -> None:
               "__etext": plan.text_end, "_edata": plan.data_end, "edata": plan.data_end,
               "__bss_start": plan.data_end, "_end": plan.mem_end, "end": plan.mem_end,
               "_GLOBAL_OFFSET_TABLE_": link.got.addr if link.got is not None else base}
+    values.update(link.arch.linker_values(link, plan.mem_end))
     for sym in link.synthetic.symbols:
         if sym.name in values and sym.section is None:
             sym.value = values[sym.name]
