@@ -113,9 +113,9 @@ class LayoutSpec:
     pic_only = False
     #: False: only on request (``--layout NAME``), never chosen by ``auto``
     auto = True
-    #: the end of the user address space the layout's addresses must stay
-    #: below (4-level paging; riscv's high82 needs Sv57's)
-    user_top = USER_TOP
+    #: the end of the user address space the layout needs (None: the
+    #: machine's, ``Arch.user_top``; riscv's high82 needs Sv57's)
+    user_top = None
     spec_valid = False
     e_type = ET_EXEC
     #: the file offset where execution must start, or None (anywhere)
