@@ -162,6 +162,7 @@ class RiscV64(Arch):
     checked_ident = 5
 
     unsupported_names = UNSUPPORTED_NAMES
+    internal_relocs = _rx.INTERNAL
 
     def merge_flags(self, objects) -> int:
         """RVC if any input has it; the float ABI and RVE must agree."""
@@ -283,9 +284,6 @@ class RiscV64(Arch):
         for r_off, rtype, symidx, _a in sec.relocs:
             if rtype in (R_PCREL_LO12_I, R_PCREL_LO12_S):
                 self.hi20_of(link, sec, r_off, link.target(sec.obj, symidx))
-            elif rtype in _rx.INTERNAL:
-                raise RelocationError(f"unknown relocation type {rtype} at {sec.where()}+"
-                                      f"{r_off:#x}: corrupt object")
 
     linker_defined = (_rx.GP_SYMBOL,)
 
