@@ -51,6 +51,9 @@ class Arch:
     default_base: int = 0x400000
     page_size: int = 4096
     ptr_size: int = 8
+    #: the end of the user address space a program of this machine gets (4-level
+    #: paging: 2**47); the image must end a page below it
+    user_top: int = 1 << 47
     #: relocation type -> RelocType; filled by subclasses
     relocs: dict = {}
     #: types of ``relocs`` that only the link itself places (riscv's relaxed

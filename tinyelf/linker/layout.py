@@ -594,8 +594,11 @@ def _segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
         return None
     segs[0][0].paddr = d.spec.first_paddr()
     mem_end = segs[2]
-    if mem_end >= layoutsmod.USER_TOP - d.ctx.page:
-        raise LayoutError(f"the image ends at {mem_end:#x}, above the user address space")
+    top = d.ctx.arch.user_top
+    if mem_end >= top - d.ctx.page:
+        raise LayoutError(f"the image ends at {mem_end:#x}, above the user address space "
+                          f"({top:#x} on {d.ctx.arch.name}): the program's data and bss "
+                          f"({mem_end - segs[0][0].vaddr} bytes) are too large")
     return segs
 
 
@@ -647,7 +650,7 @@ def _two_segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
                 Segment(offset=t.off2, vaddr=t.off2 + delta2, filesz=fs2, memsz=t.mem - t.off2,
                         flags=layoutsmod.PF_R | PF_W, align=page)]
     mem_end = t.mem + delta2
-    if mem_end >= layoutsmod.USER_TOP - page:
+    if mem_end >= d.ctx.arch.user_top - page:
         return None
     return segments, delta2, mem_end
 
