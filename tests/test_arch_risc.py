@@ -166,6 +166,33 @@ def test_riscv_fields():
     assert _put(r, 61, "8501", 2) == "8301"                                # SUB_ULEB128, 2 bytes
 
 
+def test_riscv_relaxed_fields():
+    """The relaxation's own types (tinyelf/arch/riscv64/relax.py): low parts
+    on gp/x0, c.lui; out of their range they are errors; an object naming
+    them is refused."""
+    from tinyelf.arch.riscv64 import relax as rx
+    r, a = "riscv64", archmod.get("riscv64")
+    assert _dis(r, _put(r, rx.R_GPREL_I, "93810100", -0x7f0)) == "addi gp, gp, -0x7f0"
+    assert _dis(r, _put(r, rx.R_GPREL_S, "23b0a100", 0x7f8)) == "sd a0, 0x7f8(gp)"
+    assert _dis(r, _put(r, rx.R_ABS12_I, "03350000", 0x10)) == "ld a0, 0x10(zero)"
+    assert _dis(r, _put(r, rx.R_RVC_LUI, "0165", 0x11800)) == "c.lui a0, 0x12"
+    assert _dis(r, _put(r, rx.R_RVC_LUI, "0165", -0x1000)) == "c.lui a0, 0xfffff"
+    for t, bad in ((rx.R_GPREL_I, 0x800), (rx.R_GPREL_S, -0x801), (rx.R_RVC_LUI, 0x1f800),
+                   (rx.R_RVC_LUI, 0x7ff)):
+        assert a.field_problem(a.relocs[t], bad), (t, bad)
+    assert rx.INTERNAL <= set(a.internal_relocs)
+    from tinyelf.elf.defs import STB_GLOBAL, STT_FUNC
+    from tinyelf.elf.synth import TEXT, make_object
+    from tinyelf.errors import RelocationError
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
+    obj = make_object("x.o", [{"name": ".text", "flags": TEXT, "data": b"\x13\0\0\0" * 2,
+                               "relocs": [(4, rx.R_GPREL_I, "_start", 0)]}],
+                      [("_start", ".text", 0, STB_GLOBAL, STT_FUNC, 8)])
+    with pytest.raises(RelocationError, match="unsupported relocation unknown relocation type"):
+        run([obj], LinkOptions(arch="riscv64"))
+
+
 def test_riscv_checks():
     a = archmod.get("riscv64")
     assert "outside" in a.field_problem(a.relocs[16], 4096)                # BRANCH: +-4 KiB

@@ -56,6 +56,9 @@ class Arch:
     user_top: int = 1 << 47
     #: relocation type -> RelocType; filled by subclasses
     relocs: dict = {}
+    #: types of ``relocs`` that only the link itself places (riscv's relaxed
+    #: forms): an object that uses them is refused like an unknown type
+    internal_relocs: frozenset = frozenset()
     #: relocation types that mean thread-local storage (for messages)
     tls_types: frozenset = frozenset()
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
@@ -227,7 +230,7 @@ class Arch:
 
     def reloc_name(self, rtype: int) -> str:
         spec = self.relocs.get(rtype)
-        if spec:
+        if spec and rtype not in self.internal_relocs:
             return spec.name
         return self.unsupported_names.get(rtype, f"unknown relocation type {rtype}")
 

@@ -163,6 +163,7 @@ class RiscV64(Arch):
     checked_ident = 5
 
     unsupported_names = UNSUPPORTED_NAMES
+    internal_relocs = _rx.INTERNAL
 
     # ---- the code splitter (tinyelf/linker/holes.py): tinyelf/arch/riscv64/insn.py
     terminators = TERMINATORS
@@ -316,9 +317,6 @@ class RiscV64(Arch):
         for r_off, rtype, symidx, _a in sec.relocs:
             if rtype in (R_PCREL_LO12_I, R_PCREL_LO12_S):
                 self.hi20_of(link, sec, r_off, link.target(sec.obj, symidx))
-            elif rtype in _rx.INTERNAL:
-                raise RelocationError(f"unknown relocation type {rtype} at {sec.where()}+"
-                                      f"{r_off:#x}: corrupt object")
 
     linker_defined = (_rx.GP_SYMBOL,)
 

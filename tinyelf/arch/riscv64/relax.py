@@ -51,7 +51,7 @@ R_GOT_HI20, R_PCREL_HI20, R_PCREL_LO12_I, R_PCREL_LO12_S = 20, 23, 24, 25
 R_HI20, R_LO12_I, R_LO12_S = 26, 27, 28
 R_ALIGN, R_RVC_JUMP, R_RELAX = 43, 45, 51
 #: tinyelf's own relocation types, placed only by the relaxation (never read
-#: from an object: scan refuses them): the low 12 bits relative to gp or x0,
+#: from an object: scan refuses them, Arch.internal_relocs): the low 12 bits relative to gp or x0,
 #: and the upper bits in a c.lui
 R_GPREL_I, R_GPREL_S, R_ABS12_I, R_ABS12_S, R_RVC_LUI = 0x10001, 0x10002, 0x10003, 0x10004, 0x10005
 INTERNAL = frozenset({R_GPREL_I, R_GPREL_S, R_ABS12_I, R_ABS12_S, R_RVC_LUI})
