@@ -164,12 +164,10 @@ def test_inspect_explains_the_syscalls(objs, arch):
     exe, _r = _pack(objs, arch, "hello-strict", *QEMU_OK, "--map",
                     objs[arch]["dir"] / "hello-strict.map", what="hello")
     _runs_right(arch, exe, hello)
-    # --no-split-code: inspect explains a syscall from the instructions before it in
-    # address order; code split across header holes (aarch64/riscv64 since the
-    # splitter knows them) sets the registers in other pieces, and inspect does not
-    # yet follow the pieces (a known gap, docs/risc.md)
+    # the smallest layout: code split across the header holes, set registers in one
+    # piece and the syscall in another; inspect follows the pieces' jumps
     small, _r = _pack(objs, arch, "hello-auto", "--map", objs[arch]["dir"] / "hello-auto.map",
-                      *(("--no-split-code",) if arch != "i386" else ()), what="hello")
+                      what="hello")
     if arch == "i386":                 # the smallest layout runs natively: inspect it
         _runs_right(arch, small, hello)
         exe = small

@@ -341,3 +341,14 @@ def for_machine(e_machine: int):
     """The architecture for an ELF e_machine value, or None if unsupported."""
     name = _BY_MACHINE.get(e_machine)
     return get(name) if name else None
+
+
+def executable_class(data: bytes) -> int:
+    """An executable's ELF class (1 or 2) as the kernel sees it: from e_machine
+    (bytes 18-19 in both classes), since golfed headers put code in EI_CLASS
+    where the machine's kernel ignores it; EI_CLASS only for a machine tinyelf
+    does not know."""
+    arch = for_machine(int.from_bytes(data[18:20], "little")) if len(data) >= 20 else None
+    if arch is not None:
+        return arch.elf_class
+    return 1 if len(data) > 4 and data[4] == 1 else 2

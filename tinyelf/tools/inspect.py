@@ -106,11 +106,11 @@ def _decode_header(data: bytes):
     """(class, ehdr dict, ehdr field layout, phdr struct, phdr field layout)."""
     if len(data) < 4 or data[:4] != ELFMAG:
         raise InputError("not an ELF file (no \\x7fELF magic)")
-    cls = data[4] if len(data) > 4 else 0
+    from ..arch import executable_class
+    cls = executable_class(data)           # the kernel's view: by e_machine, not EI_CLASS
     if cls == ELFCLASS32:
         eh, ph, phf = EHDR32, PHDR32, PHDR32_FIELDS
     else:
-        # the kernel insists on ELFCLASS64 only by e_machine; decode 64-bit
         eh, ph, phf = EHDR64, PHDR64, PHDR64_FIELDS
     padded = bytes(data[:eh.size]) + bytes(max(0, eh.size - len(data)))
     values = dict(zip(EHDR_FIELDS, eh.unpack(padded)))
@@ -733,45 +733,51 @@ def _callee_writes(hints, insns, syms):
 def _syscall_notes(hints, insns, syms, entry):
     """address -> (what a syscall instruction asks the kernel, e.g.
     ``write(1, 0x400080 <msg>, 14)``; the target of a jump through a known
-    register), from register constants tracked through the code in address
-    order: at a branch target the state is what every way in agrees on
-    (forward branches and the fall-through; a target some later branch
-    comes back to starts unknown), at the entry point what the kernel sets."""
+    register), from register constants propagated along the control flow:
+    the state at an instruction is what every way in agrees on (fall-through,
+    branches and jumps, backward ones too: iterated to a fixed point, so code
+    split across header holes reads as it runs), at the entry point what the
+    kernel sets; code no path from the entry reaches starts unknown."""
     if hints is None or not hasattr(hints, "syscall_note"):
         return {}
-    back = set()                  # targets of backward branches: loops
-    for _o, i in insns:
-        t = hints.branch_target(i)
-        if t is not None and t <= i.address:
-            back.add(t)
-    incoming = {}                 # target -> states of the forward branches to it
+    index = {ins.address: k for k, (_o, ins) in enumerate(insns)}
     writes = _callee_writes(hints, insns, syms)
-    out, state = {}, hints.new_state(at_entry=True)
-    for _off, ins in insns:
-        a = ins.address
-        if a == entry:
-            state = hints.new_state(at_entry=True)
-        elif a in back:
-            state = hints.new_state()
-        elif a in incoming:
-            for other in incoming.pop(a):
-                state = {k: v for k, v in state.items() if other.get(k) == v} \
-                    if state is not None else dict(other)
-        if state is None:
-            state = hints.new_state()
-        note = hints.syscall_note(state, ins, lambda v: syms.name(v))
-        via = hints.target_in(state, ins) if hasattr(hints, "target_in") else None
-        if note or via is not None:
-            out[a] = (note, via)
+    states, work = [None] * len(insns), []
+
+    def meet(k, state):
+        old = states[k]
+        new = dict(state) if old is None else {r: v for r, v in old.items() if state.get(r) == v}
+        if new != old:
+            states[k] = new
+            work.append(k)
+
+    def successors(k, state):
+        ins = insns[k][1]
         target = hints.branch_target(ins)
-        if hints.is_call(ins):
-            hints.step(state, ins, writes(target if target is not None else via))
-        else:
-            hints.step(state, ins)
-        if target is not None and target > a and not hints.is_call(ins):
-            incoming.setdefault(target, []).append(dict(state))
-        if hints.ends_path(ins, target):
-            state = None          # nothing falls through: the next state comes from branches
+        via = hints.target_in(state, ins) if hasattr(hints, "target_in") else None
+        call = hints.is_call(ins)
+        hints.step(state, ins, writes(target if target is not None else via) if call else None)
+        if not call:
+            for t in {target, via} & index.keys():
+                meet(index[t], state)
+        nxt = k + 1
+        if not hints.ends_path(ins, target) and nxt < len(insns) \
+                and insns[nxt][1].address == ins.address + ins.size:
+            meet(nxt, state)
+
+    first = index.get(entry)
+    for k in ([first] if first is not None else []) + list(range(len(insns))):
+        if states[k] is None:
+            meet(k, hints.new_state(at_entry=k == first))
+        while work:
+            j = work.pop()
+            successors(j, dict(states[j]))
+    out = {}
+    for k, (_off, ins) in enumerate(insns):
+        note = hints.syscall_note(states[k], ins, lambda v: syms.name(v))
+        via = hints.target_in(states[k], ins) if hasattr(hints, "target_in") else None
+        if note or via is not None:
+            out[ins.address] = (note, via)
     return out
 
 

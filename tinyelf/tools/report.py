@@ -192,10 +192,9 @@ _LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x2f: 
 def _structs_of(buf):
     """The ELF class of an executable, from its e_machine (the kernel's view:
     golfed headers reuse EI_CLASS)."""
-    from .. import arch as archmod
+    from ..arch import executable_class
     from ..elf.structs import structs_for
-    arch = archmod.for_machine(int.from_bytes(buf[18:20], "little"))
-    return structs_for(arch.elf_class if arch is not None else 2)
+    return structs_for(executable_class(buf))
 
 
 def file_report(data: bytes) -> dict:
