@@ -53,6 +53,7 @@ expand_next:
     mov edx, ebx
     shl edx, 20
     lea rax, [rax*2 + rdx + __table - 0x100000]   ; in this model's table
+    or byte [rax], 0            ; a write: one page fault for a new page, not a read's and a write's
     push rax
     dec ebx
     jnz hash
