@@ -23,6 +23,7 @@ See docs/compress.md.
 from __future__ import annotations
 
 from math import log2
+from operator import add, floordiv, sub
 
 M64 = (1 << 64) - 1
 K = 0x9E3779B97F4A7C15   # the hash multiplier (Fibonacci hashing)
@@ -64,42 +65,41 @@ def _update(slot: list, y: int) -> None:
 
 
 def _counts(data: bytes, mask: int):
-    """The model's (n0, n1) before each bit, boosted: two lists."""
+    """The model's (n0, n1) before each bit, boosted: two lists.  The table is
+    the decoder's: n0 of slot i at byte 2i, n1 at byte 2i + 1."""
     emask = _expand(mask)
-    table: dict = {}
+    table = bytearray(2 << SLOT_BITS | 512)
+    shift = 64 - SLOT_BITS
     n0s, n1s = [], []
+    put0, put1 = n0s.append, n1s.append
     padded = bytes(8) + data
     for pos, byte in enumerate(data):
-        ctx = int.from_bytes(padded[pos:pos + 8], "little") & emask
+        # _slot_base, once per byte
+        base = ((int.from_bytes(padded[pos:pos + 8], "little") & emask) * K & M64) >> shift
         c0 = 1
-        for k in range(7, -1, -1):
-            if k == 7:         # _slot_base, once per byte
-                base = (ctx * K & M64) >> (64 - SLOT_BITS)
-            idx = base + c0
-            slot = table.get(idx)
-            if slot is None:
-                slot = table[idx] = [0, 0]
-            a, b = slot
-            if not (a and b):
-                a, b = a << 1, b << 1
-            n0s.append(a)
-            n1s.append(b)
+        for k in (7, 6, 5, 4, 3, 2, 1, 0):
+            i = (base + c0) << 1
+            a = table[i]
+            b = table[i + 1]
+            if a and b:
+                put0(a)
+                put1(b)
+            else:
+                put0(a << 1)
+                put1(b << 1)
             y = byte >> k & 1
-            if slot[y] < 255:
-                slot[y] += 1
-            if slot[1 - y] > 2:
-                slot[1 - y] = (slot[1 - y] >> 1) + 1
+            i += y
+            if table[i] < 255:
+                table[i] += 1
+            i ^= 1
+            if table[i] > 2:
+                table[i] = (table[i] >> 1) + 1
             c0 = c0 * 2 + y
     return n0s, n1s
 
 
 def _bits(data: bytes) -> list:
     return [b >> k & 1 for b in data for k in range(7, -1, -1)]
-
-
-def _offsets(bits) -> list:
-    """Per bit, where _cost_sums looks its cost up: 0 for a 1, 65536 for a 0."""
-    return [0 if y else 65536 for y in bits]
 
 
 def _sums(models, counts, n):
@@ -121,25 +121,14 @@ def _probs(models, counts):
 _LOG: list = []
 
 
-def _cost_sums(s0, s1, bits) -> float:
-    """Bits the coder spends with these count sums (the -log2 of each bit's
-    probability; a bit y = 0 is looked up at 65536 + p: -log2(1 - p))."""
+def _cost(seen, total) -> float:
+    """Bits the coder spends on bits whose seen bit's count sum + 1, times
+    65536, is ``seen`` and whose count sum s0 + s1 + 2 is ``total`` (iterables):
+    the sum of -log2((s_y + 1) / (s0 + s1 + 2)).  C-level maps: this is the
+    compressor's inner loop."""
     if not _LOG:
         _LOG.extend([16.0] + [16 - log2(p) for p in range(1, 65536)])
-        _LOG.extend([16 - log2(65536 - p) for p in range(65536)])
-    log = _LOG
-    return sum([log[(((b + 1) << 16) // (a + b + 2)) + o] for a, b, o in zip(s0, s1, bits)])
-
-
-def _cost_with(s0, s1, n0s, n1s, w, bits) -> float:
-    """_cost_sums of (s0 + n0s << w, s1 + n1s << w), without building the sums."""
-    log = _LOG
-    return sum([log[(((b + (d << w) + 1) << 16) // (a + (c << w) + b + (d << w) + 2)) + o]
-                for a, b, c, d, o in zip(s0, s1, n0s, n1s, bits)])
-
-
-def _cost(models, counts, bits) -> float:
-    return _cost_sums(*_sums(models, counts, len(bits)), _offsets(bits))
+    return sum(map(_LOG.__getitem__, map(floordiv, seen, total)))
 
 
 def models_of(payload: bytes) -> list:
@@ -163,8 +152,8 @@ def byte_costs(data: bytes, payload: bytes | None = None) -> list:
 
 
 #: (input size up to, candidate models, weights tried when adding one, weight
-#: tuning rounds, candidates kept after each greedy round, weights tried in tuning)
-SEARCH = ((3072, CANDIDATES, (0, 2, 4), 3, 16, range(8)),
+#: tuning rounds, candidates kept after each greedy round, weight changes tried in tuning)
+SEARCH = ((3072, CANDIDATES, (0, 2, 4), 2, 16, (-2, -1, 1, 2)),
           (1 << 62, CANDIDATES[:12], (2,), 2, 8, (-2, -1, 1, 2)))
 #: the search judges a model set by the cost of at most this many bits (every k-th)
 SAMPLE = 24000
@@ -174,30 +163,43 @@ def choose_models(data: bytes, full: dict | None = None):
     """Greedy: add the (mask, weight) that saves most, while it saves 2 bytes
     or more; then tune each weight in turn.  Smaller search on large inputs.
     ``full`` (if given) receives every candidate's counts (for encode)."""
-    bits = _offsets(_bits(data))
+    bits = _bits(data)
     stride = -(-len(bits) // SAMPLE)
-    bits = bits[::stride]
-    n = len(bits)
+    ys = bits[::stride]
+    n = len(ys)
     for limit, cands, weights, rounds, keep, tune in SEARCH:
         if len(data) <= limit:
             break
-    counts = {}
     full = {} if full is None else full
+    per = {}            # mask -> (the seen bit's count, n0 + n1), per sampled bit
     for m in cands:
         n0s, n1s = full[m] = _counts(data, m)
-        counts[m] = (n0s[::stride], n1s[::stride])
-    models, s0, s1 = [], [0] * n, [0] * n
-    best = _cost_sums(s0, s1, bits)
+        n0s, n1s = n0s[::stride], n1s[::stride]
+        per[m] = ([b if y else a for a, b, y in zip(n0s, n1s, ys)], list(map(add, n0s, n1s)))
+    shifted: dict = {}
+
+    def term(m, w):
+        """Model m's share of (seen, total) at weight w."""
+        if (m, w) not in shifted:
+            seen, tot = per[m]
+            shifted[m, w] = ([x << (w + 16) for x in seen], [x << w for x in tot])
+        return shifted[m, w]
+
+    def cost_with(seen, total, m, w):
+        a, b = term(m, w)
+        return _cost(map(add, seen, a), map(add, total, b))
+
+    models, seen, total = [], [1 << 16] * n, [2] * n
+    best = _cost(seen, total)
     while len(models) < MAX_MODELS:
         step = None
         ranked = []
         for m in cands:
             if any(m == x for x, _ in models):
                 continue
-            n0s, n1s = counts[m]
             mine = None
             for w in weights:
-                c = _cost_with(s0, s1, n0s, n1s, w, bits)
+                c = cost_with(seen, total, m, w)
                 mine = c if mine is None else min(mine, c)
                 if step is None or c < step[0]:
                     step = (c, (m, w))
@@ -205,25 +207,23 @@ def choose_models(data: bytes, full: dict | None = None):
         if step is None or step[0] > best - 16:
             break
         best, (m, w) = step
-        n0s, n1s = counts[m]
-        s0 = [x + (a << w) for x, a in zip(s0, n0s)]
-        s1 = [x + (b << w) for x, b in zip(s1, n1s)]
+        a, b = term(m, w)
+        seen, total = list(map(add, seen, a)), list(map(add, total, b))
         models.append((m, w))
         cands = [m for _c, m in sorted(ranked)[:keep]]   # the promising ones only
     for _ in range(rounds):
         changed = False
         for i, (m, w0) in enumerate(models):
-            n0s, n1s = counts[m]
-            b0 = [x - (a << w0) for x, a in zip(s0, n0s)]
-            b1 = [x - (b << w0) for x, b in zip(s1, n1s)]
-            for w in (tune if isinstance(tune, range) else [w0 + d for d in tune]):
+            a, b = term(m, w0)
+            seen0, total0 = list(map(sub, seen, a)), list(map(sub, total, b))
+            for w in [w0 + d for d in tune]:
                 if not 0 <= w <= 7 or w == models[i][1]:
                     continue
-                c = _cost_with(b0, b1, n0s, n1s, w, bits)
+                c = cost_with(seen0, total0, m, w)
                 if c < best - 1:
                     best, changed = c, True
-                    s0 = [x + (a << w) for x, a in zip(b0, n0s)]
-                    s1 = [x + (b << w) for x, b in zip(b1, n1s)]
+                    a, b = term(m, w)
+                    seen, total = list(map(add, seen0, a)), list(map(add, total0, b))
                     models[i] = (m, w)
         if not changed:
             break
