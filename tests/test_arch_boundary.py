@@ -97,3 +97,30 @@ def test_no_x86_64_knowledge_outside_the_arch_folders():
     assert not problems, (
         f"{len(problems)} place(s) in generic modules know x86-64; move them into "
         "tinyelf/arch/x86_64/ and ask the arch object:\n" + "\n".join(problems))
+
+
+#: the other machines' relocation names, capstone modules and syscall
+#: instructions (inspect's trace hints live in tinyelf/arch/<name>/trace.py)
+OTHER_MACHINES = re.compile(r"R_386_|R_AARCH64_|R_RISCV_|capstone\.(arm64|riscv)\b|"
+                            r"from capstone import .*\b(arm64|riscv)\b|"
+                            r"[\"'](ecall|svc #0|int 0x80)[\"']")
+
+
+def other_machines_in(source: str) -> list[tuple[int, str]]:
+    return [(row, m.group(0)) for row, line in enumerate(source.splitlines(), 1)
+            for m in OTHER_MACHINES.finditer(line)]
+
+
+def test_the_other_machines_detector():
+    sample = 'a = "R_386_PC32"\nb = R_AARCH64_CALL26\nimport capstone.riscv\nc = "ecall"\n' \
+             'd = ("int 0x80",)\ne = "svc #0"\nf = "a syscall instruction"\n'
+    assert [row for row, _w in other_machines_in(sample)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_no_other_machine_knowledge_outside_the_arch_folders():
+    problems = [f"{path.relative_to(PACKAGE.parent)}:{row}: {what}"
+                for path in generic_modules() for row, what in other_machines_in(path.read_text())]
+    assert not problems, (
+        f"{len(problems)} place(s) in generic modules know i386, aarch64 or riscv64; move them "
+        "into that machine's folder under tinyelf/arch/ and ask the arch object:\n"
+        + "\n".join(problems))

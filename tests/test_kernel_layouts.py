@@ -32,8 +32,10 @@ MACHINES = {
                           ("samples/exit.rs", [], b"", 42),
                           ("samples/main.c", ["x", "yz"], b"2\n", 3)]),
     "i386": ("x86_64", [("samples/i386/hello.c", [], b"Hello, world!\n", 0),
-                        ("samples/i386/exit42.c", [], b"", 42)]),
+                        ("samples/i386/exit42.c", [], b"", 42),
+                        ("samples/i386/hello.rs", [], b"Hello, world!\n", 0)]),
     "aarch64": ("aarch64", [("samples/aarch64/hello.c", [], b"Hello, world!\n", 0),
+                            ("samples/aarch64/hello.rs", [], b"Hello, world!\n", 0),
                             ("samples/aarch64/exit.c", [], b"", 42),
                             ("samples/aarch64/main.c", ["x", "yz"], None, 43)]),
     "riscv64": ("riscv64", [("samples/riscv64/hello.c", [], b"Hello, world!\n", 0),
@@ -69,7 +71,7 @@ def booted(tmp_path_factory):
                 continue
             for src, argv, stdout, status in samples:
                 for wx in (False, True):
-                    name = f"{Path(src).stem}-{spec.name}{'-wx' if wx else ''}"
+                    name = f"{Path(src).name.replace('.', '_')}-{spec.name}{'-wx' if wx else ''}"
                     exe = d / name
                     r = _build(machine, src, spec.name, wx, exe)
                     if r.returncode != 0:

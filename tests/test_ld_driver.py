@@ -76,7 +76,7 @@ def test_static_only(arg):
     ("-Wl,-z,frob", "unsupported linker option '-z frob'"),
     ("-Wl,-T,link.ld", "linker scripts"),
     ("-Wl,-r", "not relocatable objects"),
-    ("-m32", "64-bit"),
+    ("-mx32", "x32 ABI"),
     ("-Wl,-z,execstack", "never executable"),
     ("-Wl,--whole-archive", "not supported"),
 ])

@@ -63,6 +63,11 @@ need qemu-system-misc       have qemu-system-riscv64
 need busybox-static         sh -c 'dpkg-query -W -f="\${Status}" busybox-static | grep -q "ok installed"'
 need cpio                   have cpio
 need binutils               have ld
+# --debug-sidecar tests: gdb for i386 (native), gdb-multiarch against qemu-user's gdbstub
+need gdb                    have gdb
+need gdb-multiarch          have gdb-multiarch
+# the LLVM that Debian 12's rustc 1.63 (unpacked in step 3) is linked against
+need libllvm14 sh -c 'ldconfig -p | grep -q "libLLVM-14.so.1 "'
 # i386: `gcc -m32 -c` and `as --32` + `ld -m elf_i386` need nothing more for freestanding
 # code on Debian 12's gcc; gcc-multilib (a 32-bit libc to link against) only if that fails.
 need gcc-multilib sh -c 'echo "int f(void) { return 0; }" | gcc -m32 -x c -c -o /dev/null -'
@@ -128,4 +133,68 @@ fetch() {
 fetch x86_64  amd64   bookworm
 fetch aarch64 arm64   bookworm
 fetch riscv64 riscv64 trixie
+
+# ---- 3. Rust for i386 and aarch64 --------------------------------------------------------
+# The rustup rustc has only x86-64's libcore (and no rust-src to build another). Debian 12's
+# rustc 1.63 has i686's and aarch64's in libstd-rust-dev:i386 / :arm64 (multiarch). Nothing
+# is installed and dpkg's architectures stay as they are: rustc and libstd-rust-1.63 (its
+# librustc_driver) for amd64, and libcore, compiler_builtins and rustc_std_workspace_core of
+# each target, are unpacked into $RUST_CACHE; $RUST_CACHE/bin/rustc runs that rustc, whose
+# sysroot is $RUST_CACHE/usr (found from the binary's path). tinyelf build looks there
+# (tinyelf/tools/toolchain.py, rustc_for).
+RUST_CACHE="${TINYELF_RUST_CACHE:-$HOME/.cache/tinyelf-rust}"
+RUST_TRIPLES="i686-unknown-linux-gnu aarch64-unknown-linux-gnu"
+rust_fetch() {
+    local t ok=1
+    for t in $RUST_TRIPLES; do
+        ls "$RUST_CACHE"/usr/lib/rustlib/"$t"/lib/libcore-*.rlib >/dev/null 2>&1 || ok=0
+    done
+    if [ "$ok" = 1 ] && "$RUST_CACHE/bin/rustc" -V >/dev/null 2>&1; then
+        return 0
+    fi
+    local aptdir="$CACHE/apt/rust-bookworm"
+    mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/parts"
+    : >"$aptdir/status"
+    echo "deb [arch=amd64,i386,arm64 signed-by=$KEYRING] $MIRROR bookworm main" >"$aptdir/sources.list"
+    local opts=(
+        -o "APT::Architecture=amd64" -o "APT::Architectures::=amd64"
+        -o "APT::Architectures::=i386" -o "APT::Architectures::=arm64"
+        -o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourceParts=$aptdir/parts"
+        -o "Dir::State::Lists=$aptdir/lists" -o "Dir::State::status=$aptdir/status"
+        -o "Dir::Cache=$aptdir/cache" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+        -o "APT::Sandbox::User=root"
+    )
+    say "fetching Debian 12's rustc 1.63 with the i686 and aarch64 libcores into $RUST_CACHE"
+    apt-get -qq "${opts[@]}" update >/dev/null 2>"$aptdir/update.err" || {
+        cat "$aptdir/update.err" >&2; die "apt-get update for Debian's rustc failed"; }
+    local work
+    work=$(mktemp -d)
+    (cd "$work" && apt-get -qq "${opts[@]}" download rustc:amd64 libstd-rust-1.63:amd64 \
+        libstd-rust-dev:i386 libstd-rust-dev:arm64 >/dev/null) ||
+        die "apt-get download of Debian's rustc and libstd-rust-dev:i386/arm64 failed"
+    rm -rf "$RUST_CACHE.tmp" && mkdir -p "$RUST_CACHE.tmp/bin"
+    dpkg-deb -x "$work"/rustc_*_amd64.deb "$RUST_CACHE.tmp"
+    dpkg-deb -x "$work"/libstd-rust-1.63_*_amd64.deb "$RUST_CACHE.tmp"
+    local deb
+    for deb in "$work"/libstd-rust-dev_*_i386.deb "$work"/libstd-rust-dev_*_arm64.deb; do
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$RUST_CACHE.tmp" --wildcards \
+            './usr/lib/rustlib/*/lib/libcore-*.rlib' \
+            './usr/lib/rustlib/*/lib/libcompiler_builtins-*.rlib' \
+            './usr/lib/rustlib/*/lib/librustc_std_workspace_core-*.rlib'
+    done
+    rm -rf "$RUST_CACHE.tmp/usr/share" "$RUST_CACHE.tmp/usr/bin/rust-lld" "$RUST_CACHE.tmp/usr/bin/rust-clang" \
+        "$RUST_CACHE.tmp/usr/bin/rust-llvm-dwp" "$RUST_CACHE.tmp/usr/bin/rustdoc"
+    cat >"$RUST_CACHE.tmp/bin/rustc" <<'WRAP'
+#!/bin/sh
+# Debian 12's rustc 1.63, unpacked by tests/deps/install.sh: its librustc_driver is beside it.
+root=$(cd "$(dirname "$0")/.." && pwd)
+LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    exec "$root/usr/bin/rustc" "$@"
+WRAP
+    chmod 755 "$RUST_CACHE.tmp/bin/rustc"
+    "$RUST_CACHE.tmp/bin/rustc" -V >/dev/null || die "the unpacked rustc 1.63 does not run"
+    rm -rf "$RUST_CACHE" && mv "$RUST_CACHE.tmp" "$RUST_CACHE"
+    rm -rf "$work" "$aptdir"
+}
+rust_fetch
 exit 0

@@ -2,8 +2,8 @@
 
 Every mutation is a pure function of the input bytes and a ``random.Random``,
 so a case is reproduced from (seed set, case number) alone.  Besides blind
-ones (truncation, bit flips, byte runs) the mutators know the ELF64 and ar
-formats: they pick a header field, a section header field, a symbol, a
+ones (truncation, bit flips, byte runs) the mutators know the ELF64, ELF32
+(i386: REL entries, 16-byte symbols) and ar formats: they pick a header field, a section header field, a symbol, a
 relocation, a group word or an archive member header and set it to a value
 from the places where parsers go wrong: 0, 1, -1, the file size and its
 neighbours, section ends, 2**31, 2**32, 2**63, huge counts.
@@ -13,23 +13,53 @@ from __future__ import annotations
 import random
 import struct
 
-EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-SHDR = struct.Struct("<IIQQQQIIQQ")
-SYM = struct.Struct("<IBBHQQ")
-RELA = struct.Struct("<QQq")
+SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_REL, SHT_GROUP = 2, 3, 4, 9, 17
 
-SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_GROUP = 2, 3, 4, 17
 
-# field name -> (offset in the header, size)
-EHDR_FIELDS = {"e_type": (16, 2), "e_machine": (18, 2), "e_shoff": (40, 8), "e_flags": (48, 4),
-               "e_ehsize": (52, 2), "e_shentsize": (58, 2), "e_shnum": (60, 2),
-               "e_shstrndx": (62, 2), "ei_class": (4, 1), "ei_data": (5, 1)}
-SHDR_FIELDS = {"sh_name": (0, 4), "sh_type": (4, 4), "sh_flags": (8, 8), "sh_offset": (24, 8),
-               "sh_size": (32, 8), "sh_link": (40, 4), "sh_info": (44, 4),
-               "sh_addralign": (48, 8), "sh_entsize": (56, 8)}
-SYM_FIELDS = {"st_name": (0, 4), "st_info": (4, 1), "st_other": (5, 1), "st_shndx": (6, 2),
-              "st_value": (8, 8), "st_size": (16, 8)}
-RELA_FIELDS = {"r_offset": (0, 8), "r_type": (8, 4), "r_sym": (12, 4), "r_addend": (16, 8)}
+class Fmt:
+    """Where the fields of one ELF class are: header fields, section header,
+    symbol and relocation entries (field name -> (offset, size))."""
+
+    def __init__(self, ehdr, shoff, shnum, shdr, shdr_fields, sym, sym_fields, rels):
+        self.ehdr_fields = ehdr
+        self.shoff, self.shnum = shoff, shnum      # (offset, size) in the ELF header
+        self.shdr = shdr                           # name, type, flags, addr, offset, size, ...
+        self.shdr_fields = shdr_fields
+        self.sym_size, self.sym_fields = sym, sym_fields
+        self.rels = rels                           # sh_type -> (entry size, fields)
+
+
+_IDENT = {"ei_class": (4, 1), "ei_data": (5, 1)}
+ELF64 = Fmt({"e_type": (16, 2), "e_machine": (18, 2), "e_shoff": (40, 8), "e_flags": (48, 4),
+             "e_ehsize": (52, 2), "e_shentsize": (58, 2), "e_shnum": (60, 2),
+             "e_shstrndx": (62, 2), **_IDENT},
+            (40, 8), (60, 2), struct.Struct("<IIQQQQIIQQ"),
+            {"sh_name": (0, 4), "sh_type": (4, 4), "sh_flags": (8, 8), "sh_offset": (24, 8),
+             "sh_size": (32, 8), "sh_link": (40, 4), "sh_info": (44, 4),
+             "sh_addralign": (48, 8), "sh_entsize": (56, 8)},
+            24, {"st_name": (0, 4), "st_info": (4, 1), "st_other": (5, 1), "st_shndx": (6, 2),
+                 "st_value": (8, 8), "st_size": (16, 8)},
+            {SHT_RELA: (24, {"r_offset": (0, 8), "r_type": (8, 4), "r_sym": (12, 4),
+                             "r_addend": (16, 8)}),
+             SHT_REL: (16, {"r_offset": (0, 8), "r_type": (8, 4), "r_sym": (12, 4)})})
+#: ELF32 (i386): REL entries keep the addend in the field; r_info is sym << 8 | type
+ELF32 = Fmt({"e_type": (16, 2), "e_machine": (18, 2), "e_shoff": (32, 4), "e_flags": (36, 4),
+             "e_ehsize": (40, 2), "e_shentsize": (46, 2), "e_shnum": (48, 2),
+             "e_shstrndx": (50, 2), **_IDENT},
+            (32, 4), (48, 2), struct.Struct("<IIIIIIIIII"),
+            {"sh_name": (0, 4), "sh_type": (4, 4), "sh_flags": (8, 4), "sh_offset": (16, 4),
+             "sh_size": (20, 4), "sh_link": (24, 4), "sh_info": (28, 4),
+             "sh_addralign": (32, 4), "sh_entsize": (36, 4)},
+            16, {"st_name": (0, 4), "st_value": (4, 4), "st_size": (8, 4), "st_info": (12, 1),
+                 "st_other": (13, 1), "st_shndx": (14, 2)},
+            {SHT_RELA: (12, {"r_offset": (0, 4), "r_type": (4, 1), "r_sym": (5, 3),
+                             "r_addend": (8, 4)}),
+             SHT_REL: (8, {"r_offset": (0, 4), "r_type": (4, 1), "r_sym": (5, 3)})})
+
+
+def fmt_of(buf) -> Fmt:
+    """The layout of ``buf``'s class (EI_CLASS 1: ELF32; anything else: ELF64)."""
+    return ELF32 if len(buf) > 4 and buf[4] == 1 else ELF64
 
 
 def _interesting(rng: random.Random, size: int, near=()) -> int:
@@ -53,20 +83,21 @@ def _get(buf, off, size) -> int:
 
 
 class ElfView:
-    """Where the interesting fields of an ELF64 object are (best effort: the
-    input may itself be a mutant)."""
+    """Where the interesting fields of an ELF32 or ELF64 object are (best
+    effort: the input may itself be a mutant)."""
 
     def __init__(self, buf: bytes):
-        self.ok = len(buf) >= 64 and buf[:4] == b"\x7fELF"
+        self.fmt = f = fmt_of(buf)
+        self.ok = len(buf) >= 52 and buf[:4] == b"\x7fELF"
         self.shdrs = []
         if not self.ok:
             return
-        shoff, shnum = _get(buf, 40, 8), _get(buf, 60, 2)
+        shoff, shnum = _get(buf, *f.shoff), _get(buf, *f.shnum)
         for i in range(min(shnum, 4096)):
-            off = shoff + i * 64
-            if off + 64 > len(buf):
+            off = shoff + i * f.shdr.size
+            if off + f.shdr.size > len(buf):
                 break
-            self.shdrs.append((off, SHDR.unpack_from(buf, off)))
+            self.shdrs.append((off, f.shdr.unpack_from(buf, off)))
 
     def tables(self, sh_type):
         return [(o, h) for o, h in self.shdrs if h[1] == sh_type]
@@ -112,8 +143,9 @@ def m_splice(buf, rng, ctx):
 
 
 def m_ehdr(buf, rng, ctx):
-    name = rng.choice(list(EHDR_FIELDS))
-    off, size = EHDR_FIELDS[name]
+    fields = fmt_of(buf).ehdr_fields
+    name = rng.choice(list(fields))
+    off, size = fields[name]
     near = [len(buf), _get(buf, off, size)]
     if name == "e_shnum":
         near += [65535, 0xFF00]
@@ -126,8 +158,9 @@ def m_shdr(buf, rng, ctx):
     if not view.shdrs:
         return m_ehdr(buf, rng, ctx)
     hoff, h = rng.choice(view.shdrs)
-    name = rng.choice(list(SHDR_FIELDS))
-    off, size = SHDR_FIELDS[name]
+    fields = view.fmt.shdr_fields
+    name = rng.choice(list(fields))
+    off, size = fields[name]
     near = [len(buf), _get(buf, hoff + off, size), len(view.shdrs)]
     if name == "sh_size":
         near += [len(buf) - h[4]]
@@ -148,12 +181,13 @@ def _entries(buf, view, sh_type, entsize):
 
 def m_symbol(buf, rng, ctx):
     view = ElfView(buf)
-    syms = _entries(buf, view, SHT_SYMTAB, 24)
+    syms = _entries(buf, view, SHT_SYMTAB, view.fmt.sym_size)
     if not syms:
         return m_shdr(buf, rng, ctx)
     e, symtab = rng.choice(syms)
-    name = rng.choice(list(SYM_FIELDS))
-    off, size = SYM_FIELDS[name]
+    fields = view.fmt.sym_fields
+    name = rng.choice(list(fields))
+    off, size = fields[name]
     near = [_get(buf, e + off, size), len(view.shdrs)]
     if name == "st_name":
         link = symtab[6]
@@ -164,13 +198,16 @@ def m_symbol(buf, rng, ctx):
 
 
 def m_rela(buf, rng, ctx):
+    """A field of a RELA or REL entry (ELF32 REL: r_info's type byte or its
+    24-bit symbol index)."""
     view = ElfView(buf)
-    relas = _entries(buf, view, SHT_RELA, 24)
+    relas = [(e, h, fields) for sh_type, (entsize, fields) in view.fmt.rels.items()
+             for e, h in _entries(buf, view, sh_type, entsize)]
     if not relas:
         return m_shdr(buf, rng, ctx)
-    e, rtab = rng.choice(relas)
-    name = rng.choice(list(RELA_FIELDS))
-    off, size = RELA_FIELDS[name]
+    e, rtab, fields = rng.choice(relas)
+    name = rng.choice(list(fields))
+    off, size = fields[name]
     near = [_get(buf, e + off, size)]
     if name == "r_offset" and rtab[7] < len(view.shdrs):
         tsize = view.shdrs[rtab[7]][1][5]
@@ -180,7 +217,7 @@ def m_rela(buf, rng, ctx):
     if name == "r_sym":
         symtabs = view.tables(SHT_SYMTAB)
         if symtabs:
-            near.append(symtabs[0][1][5] // 24)
+            near.append(symtabs[0][1][5] // view.fmt.sym_size)
     _put(buf, e + off, size, _interesting(rng, size, near))
     return buf
 
@@ -221,7 +258,8 @@ def m_duplicate_section(buf, rng, ctx):
     if len(view.shdrs) < 2:
         return m_shdr(buf, rng, ctx)
     (a, _), (b, _) = rng.sample(view.shdrs, 2)
-    buf[b:b + 64] = buf[a:a + 64]
+    n = view.fmt.shdr.size
+    buf[b:b + n] = buf[a:a + n]
     return buf
 
 

@@ -75,17 +75,33 @@ def output_complete(path) -> str | None:
     return problem
 
 
+#: e_machine -> (e_phoff, e_phnum offsets and format, program header size and
+#: format, where p_offset, p_filesz, p_memsz are, whether p_filesz must lie in
+#: the file); the machine, not EI_CLASS, says the class: the overlapped i386
+#: layouts put code where EI_CLASS is (the kernel does not read it), and
+#: teensy's p_filesz = p_memsz is e_entry's word, far past its file (the
+#: kernel maps the page that is there), so for i386 only p_offset is checked
+_PHDRS = {3: ("<I", 28, 44, 32, "<IIIIIIII", (1, 4, 5), False),      # ELF32
+          None: ("<Q", 32, 56, 56, "<IIQQQQQQ", (2, 5, 6), True)}    # ELF64
+
+
 def output_complete_bytes(data: bytes) -> str | None:
-    if len(data) < 64 or data[:4] != b"\x7fELF":
+    if len(data) < 45 or data[:4] != b"\x7fELF":
         return f"output of {len(data)} bytes is not an ELF file"
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phnum, = struct.unpack_from("<H", data, 56)
-    if phoff + 56 * phnum > len(data):
+    machine, = struct.unpack_from("<H", data, 18)
+    phoff_fmt, phoff_at, phnum_at, phsize, ph_fmt, (i_off, i_filesz, i_memsz), whole = \
+        _PHDRS.get(machine, _PHDRS[None])
+    head = data[:64].ljust(64, b"\0")       # the kernel reads bytes past a tiny file as zeros
+    phoff, = struct.unpack_from(phoff_fmt, head, phoff_at)
+    phnum, = struct.unpack_from("<H", head, phnum_at)
+    if phoff + phsize * phnum > len(data):
         return "program headers past the end of the output"
     for i in range(phnum):
-        p_type, _fl, off, _va, _pa, filesz, memsz, _al = struct.unpack_from("<IIQQQQQQ", data,
-                                                                             phoff + 56 * i)
-        if p_type == 1 and (off + filesz > len(data) or filesz > memsz):
+        ph = struct.unpack_from(ph_fmt, data, phoff + phsize * i)
+        off, filesz, memsz = ph[i_off], ph[i_filesz], ph[i_memsz]
+        if not whole:
+            filesz = min(filesz, len(data) - off) if off < len(data) else filesz
+        if ph[0] == 1 and (off + filesz > len(data) or filesz > memsz):
             return f"PT_LOAD {i} reaches past the end of the output ({off}+{filesz} > {len(data)})"
     return None
 

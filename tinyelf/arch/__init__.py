@@ -139,8 +139,17 @@ class Arch:
 
     def trace_hints(self):
         """What ``inspect`` needs to follow code from the entry (path ends,
-        branch targets, exit syscalls: see arch/x86_64/trace.py), or None."""
-        return None
+        branch targets, syscalls and their registers: see
+        arch/x86_64/trace.py): the ``TRACE`` of the arch's ``trace`` module,
+        or None when it has none."""
+        hints = self.__dict__.get("_trace")
+        if hints is None:
+            try:
+                hints = importlib.import_module(f"{__name__}.{_MODULES[self.name]}.trace").TRACE
+            except ImportError:
+                hints = False
+            self._trace = hints
+        return hints or None
 
     # ---- code: what the layout, the code splitter and function folding ask
     #: mnemonics after which execution never falls through
@@ -252,12 +261,22 @@ class Arch:
 _cs: dict = {}
 
 
+def new_capstone(arch):
+    """A fresh capstone ``Cs`` for ``arch``: ``arch.capstone`` names its
+    architecture, then the modes or'd together (riscv64: RV64 + compressed)."""
+    import capstone
+    mode = 0
+    for name in arch.capstone[1:]:
+        mode |= getattr(capstone, name)
+    return capstone.Cs(getattr(capstone, arch.capstone[0]), mode)
+
+
 def capstone_for(arch):
     """``(capstone module, Cs instance with details)`` for ``arch``, cached:
     capstone is imported only when something is disassembled."""
     if arch.name not in _cs:
         import capstone
-        md = capstone.Cs(getattr(capstone, arch.capstone[0]), getattr(capstone, arch.capstone[1]))
+        md = new_capstone(arch)
         md.detail = True
         _cs[arch.name] = (capstone, md)
     return _cs[arch.name]

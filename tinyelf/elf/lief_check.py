@@ -152,15 +152,17 @@ def lief_model(name: str, data: bytes) -> dict:
     """An object as lief alone reads it, for comparison with tinyelf's model:
     ``sections`` index -> (name, type, flags, size, align, contents bytes),
     ``symbols`` [(name, bind, type, shndx, value, size)], ``relocs`` section
-    index -> [(offset, type, symbol index, addend)] (RELA only)."""
+    index -> [(offset, type, symbol index, addend)].  ELF32 and ELF64, REL
+    and RELA: a REL entry's addend is the one its field holds in the section
+    lief read (the machine's :meth:`~tinyelf.arch.Arch.implicit_addend`)."""
     lief = import_lief()
     binary = parse(name, data, relocations=True)
     with warnings.catch_warnings():     # "N is not a valid TYPE": see _lief_view
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _model(lief, binary)
+        return _model(lief, binary, data[4], int.from_bytes(data[18:20], "little"))
 
 
-def _model(lief, binary) -> dict:
+def _model(lief, binary, elf_class: int, e_machine: int) -> dict:
     sections = list(binary.sections)
     index = {id(s): i for i, s in enumerate(sections)}
     out = {"sections": {}, "symbols": [], "relocs": {}}
@@ -175,18 +177,37 @@ def _model(lief, binary) -> dict:
     for r in binary.object_relocations:
         sec = r.section
         target = index.get(id(sec), by_name.get(sec.name)) if sec is not None else None
-        out["relocs"].setdefault(target, []).append(
-            (int(r.address), _reloc_type(lief, r), int(r.info), int(r.addend)))
+        rtype = _reloc_type(lief, r, elf_class)
+        addend = int(r.addend) if r.is_rela else _rel_addend(e_machine, out["sections"].get(
+            target), int(r.address), rtype)
+        out["relocs"].setdefault(target, []).append((int(r.address), rtype, int(r.info), addend))
     return out
 
 
-def _reloc_type(lief, r) -> int:
+#: ELF class -> (lief's name for it, the r_type bits of r_info): ELF32_R_TYPE
+#: is the low byte, ELF64_R_TYPE the low 32 bits
+_R_TYPE = {1: ("ELF32", 0xFF), 2: ("ELF64", 0xFFFFFFFF)}
+
+
+def _reloc_type(lief, r, elf_class: int = 2) -> int:
     """The ELF r_type: lief 0.16+ keeps the architecture in the enum's upper
-    bits (X86_64_32 is 0x800000a) and gives the raw r_info on request."""
+    bits (X86_64_32 is 0x800000a) and gives the raw r_info on request, in the
+    layout of the object's class."""
+    cls, mask = _R_TYPE.get(elf_class, _R_TYPE[2])
     try:
-        return r.r_info(lief.ELF.Header.CLASS.ELF64) & 0xFFFFFFFF
+        return r.r_info(getattr(lief.ELF.Header.CLASS, cls)) & mask
     except AttributeError:  # lief 0.15: the enum is the ELF value
         return int(r.type)
+
+
+def _rel_addend(e_machine: int, section, offset: int, rtype: int) -> int:
+    """A REL entry's implicit addend, read from the contents lief gave the
+    section it applies to (0 when the machine or the section is unknown)."""
+    from ..arch import for_machine
+    arch = for_machine(e_machine)
+    if arch is None or section is None:
+        return 0
+    return arch.implicit_addend(section[5], offset, rtype)
 
 
 def parse_executable(data: bytes) -> dict:

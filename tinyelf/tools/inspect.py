@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 
 from ..elf.defs import (EHDR32, EHDR64, EHDR_FIELDS, ELFCLASS32, ELFMAG, EM_NAMES, ET_DYN,
                       ET_NAMES, PF_R, PF_W, PF_X, PHDR32, PHDR32_FIELDS, PHDR64, PHDR64_FIELDS,
@@ -47,6 +48,20 @@ KERNEL_IGNORES = {"EI_CLASS", "EI_DATA", "EI_VERSION", "EI_OSABI", "EI_ABIVERSIO
                   "e_version", "e_shoff", "e_flags", "e_ehsize", "e_shentsize", "e_shnum",
                   "e_shstrndx", "p_paddr", "p_align"}
 
+#: e_ident fields by offset: those before the arch's ``checked_ident`` are read
+_IDENT_AT = {"EI_CLASS": 4, "EI_DATA": 5, "EI_VERSION": 6, "EI_OSABI": 7, "EI_ABIVERSION": 8,
+             "EI_PAD": 9}
+
+
+def kernel_ignores(machine: int) -> set:
+    """The header fields the kernel does not read on ``machine`` (riscv's
+    also checks EI_CLASS: ``Arch.checked_ident``)."""
+    from .. import arch as archmod
+    a = archmod.for_machine(machine)
+    checked = a.checked_ident if a is not None else 4
+    return {f for f in KERNEL_IGNORES if _IDENT_AT.get(f, 99) >= checked}
+
+
 _CLASS_ORIGIN = {"code": "code", "read-only data": "rodata", "data": "data", "bss": "data"}
 
 
@@ -54,11 +69,16 @@ def _flags(f: int) -> str:
     return ("R" if f & PF_R else "-") + ("W" if f & PF_W else "-") + ("X" if f & PF_X else "-")
 
 
+#: mapping symbols ($x code, $d data; riscv's $x carries the ISA string): the
+#: ARM and RISC-V ELF ABIs mark the kind of bytes with them; they name nothing
+_MAPPING = re.compile(r"\$[adtx](\.\d+|rv\w*)?$")
+
+
 class _Syms:
     """Addresses -> names, nearest symbol at or below."""
 
     def __init__(self, items):
-        items = sorted({(a, s, n) for a, s, n in items if n})
+        items = sorted({(a, s, n) for a, s, n in items if n and not _MAPPING.match(n)})
         self.items = items
         self.addrs = [a for a, _s, _n in items]
         self.at = {}
@@ -147,7 +167,7 @@ def _elf_symbols(data: bytes):
                 continue
             end = strtab.find(b"\0", name_off)
             name = strtab[name_off:end if end >= 0 else None].decode("utf-8", "replace")
-            if name and not name.startswith(".L") and name != "$x":
+            if name and not name.startswith(".L") and not _MAPPING.match(name):
                 syms.append((value, size, name))
     return syms, classes
 
@@ -219,8 +239,9 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
                           "size": s["size"]} for s in secs if s["name"]])
     rep["origins"] = origins
     rep["_bytes"] = data
-    rep["disassembly"] = (_disassemble(data, machine, content, maps.off_to_addr, syms,
-                                       eh["e_entry"]) if disassemble else [])
+    rep["disassembly"] = (_disassemble(data + _zero_tail(loads, size), machine, content,
+                                       maps.off_to_addr, syms, eh["e_entry"])
+                          if disassemble else [])
     return rep
 
 
@@ -291,6 +312,8 @@ class _Maps:
 def _header_rows(data, eh, ehf, phdrs, phf, maps, owners):
     """Every ELF and program header field with its value and meaning; each
     field's bytes are claimed in ``owners``."""
+    ignored = kernel_ignores(eh["e_machine"])
+
     def claim(lo, hi, what):
         for i in range(lo, min(hi, len(owners))):
             owners[i].append(what)
@@ -305,7 +328,7 @@ def _header_rows(data, eh, ehf, phdrs, phf, maps, owners):
         hdr_rows.append({"field": fname, "offset": foff, "size": fsize, "value": value,
                          "hex": raw.hex(" "),
                          "meaning": _meaning(fname, value, raw, eh, maps.addr_to_off),
-                         "kernel_ignores": fname in KERNEL_IGNORES})
+                         "kernel_ignores": fname in ignored})
         claim(foff, foff + fsize, ("ehdr", fname))
     ph_rows = []
     for k, p in enumerate(phdrs):
@@ -317,7 +340,7 @@ def _header_rows(data, eh, ehf, phdrs, phf, maps, owners):
             rows.append({"field": fname, "offset": off, "size": fsize, "value": value,
                          "hex": raw.hex(" "),
                          "meaning": _ph_meaning(fname, value, eh["e_type"]),
-                         "kernel_ignores": fname in KERNEL_IGNORES and not dyn_align})
+                         "kernel_ignores": fname in ignored and not dyn_align})
             claim(off, off + fsize, ("phdr", k, fname))
         ph_rows.append(rows)
     return hdr_rows, ph_rows
@@ -350,6 +373,7 @@ def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_rang
     what basis: the sections' ranges, or, with none, the code traced from
     the entry point and what it points at."""
     size, entry, machine = len(data), eh["e_entry"], eh["e_machine"]
+    ignored = kernel_ignores(machine)
     content = [None] * size
     if class_ranges:
         for addr, sz, cls, _n in class_ranges:
@@ -360,26 +384,29 @@ def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_rang
                     content[o] = origin
         # glue the layout added between pieces of split code (short jumps)
         # belongs to no section: what the entry point reaches is code too
-        traced, _refs = _trace_code(data, entry, machine, maps.addr_to_off, maps.off_to_addr)
+        traced, _refs = _trace_code(data + _zero_tail(loads, size), entry, machine,
+                                    maps.addr_to_off, maps.off_to_addr)
         for o in traced:
-            if content[o] is None:
+            if o < size and content[o] is None:
                 content[o] = "code"
         return content, "sections"
     # no sections anywhere: follow the code from the entry point (jumps,
     # calls, branches; a syscall known to be exit ends a path), then call
     # the rest of each loaded segment data
-    traced, refs = _trace_code(data, entry, machine, maps.addr_to_off, maps.off_to_addr)
+    traced, refs = _trace_code(data + _zero_tail(loads, size), entry, machine,
+                               maps.addr_to_off, maps.off_to_addr)
     for o in traced:
-        content[o] = "code"
+        if o < size:
+            content[o] = "code"
     # what the code points at is data, up to the next code byte, the next
     # pointed-at byte or a header field the kernel reads
     checked = set()
     for fname, foff, fsize in ehf:
-        if fname not in KERNEL_IGNORES:
+        if fname not in ignored:
             checked.update(range(foff, foff + fsize))
     for p in phdrs:
         for fname, foff, fsize in fields(phs, phnames):
-            if fname not in KERNEL_IGNORES:
+            if fname not in ignored:
                 checked.update(range(p["_offset"] + foff, p["_offset"] + foff + fsize))
     starts = sorted({maps.addr_to_off(a) for a in refs} - {None})
     for i, start in enumerate(starts):
@@ -529,16 +556,25 @@ def _ph_meaning(fname, value, e_type=None):
     return ""
 
 
+def _zero_tail(loads, size) -> bytes:
+    """The zeros memory holds after the file's last byte when an executable
+    segment ends there (tinyelf trims trailing zeros: the kernel maps the
+    page, zero-filled past the end of the file), for decoding the last
+    instruction; at most 16."""
+    for p in loads:
+        if p["p_flags"] & PF_X and p["p_offset"] <= size <= p["p_offset"] + p["p_memsz"] + PAGE:
+            return bytes(16)
+    return b""
+
+
 def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     """File offsets of the bytes that instructions reachable from ``entry``
     occupy (recursive descent: branches and calls are followed, a path ends
     at ret/hlt/an unconditional or indirect jump/an exit syscall)."""
     hints = _hints(machine)
-    mode = _capstone_mode(machine)
-    if hints is None or mode is None or addr_to_off(entry) is None:
+    md = _capstone(machine)
+    if hints is None or md is None or addr_to_off(entry) is None:
         return set(), set()
-    import capstone
-    md = capstone.Cs(*(getattr(capstone, n) for n in mode))
     code = set()
     refs = set()
     seen = set()
@@ -546,7 +582,7 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
     count = 0
     while work and count < limit:
         addr = work.pop()
-        state = hints.new_state()
+        state = hints.new_state(at_entry=addr == entry)
         while addr not in seen and count < limit:
             off = addr_to_off(addr)
             if off is None:
@@ -558,7 +594,7 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
             count += 1
             code.update(range(off, off + ins.size))
             m = ins.mnemonic
-            target = hints.branch_target(ins)
+            target = _target(hints, state, ins)
             if addr == entry and target is not None and \
                     (m in hints.taken_at_start or m in hints.falls_at_start):
                 # the process's first instruction: the flags are known
@@ -568,10 +604,20 @@ def _trace_code(data, entry, machine, addr_to_off, off_to_addr, limit=200000):
                 work.append(target)
             else:
                 refs.update(r for r in hints.addresses_in(ins) if addr_to_off(r) is not None)
+            if hasattr(hints, "addresses_from"):        # built in registers (RISC)
+                refs.update(r for r in hints.addresses_from(state, ins)
+                            if addr_to_off(r) is not None)
             if hints.exits(state, ins) or hints.ends_path(ins, target):
                 break
             addr += ins.size
     return code, refs - set(seen)
+
+
+def _target(hints, state, ins):
+    """Where a branch goes: its operand, or a register the trace knows."""
+    if hasattr(hints, "target_in"):
+        return hints.target_in(state, ins)
+    return hints.branch_target(ins)
 
 
 def _hints(machine: int):
@@ -581,24 +627,23 @@ def _hints(machine: int):
     return a.trace_hints() if a else None
 
 
-def _capstone_mode(machine: int):
+def _capstone(machine: int):
+    """A capstone instance in the mode of the file's machine, or None."""
     from .. import arch as archmod
     a = archmod.for_machine(machine)
-    return getattr(a, "capstone", None) if a else None
+    return archmod.new_capstone(a) if a is not None and getattr(a, "capstone", None) else None
 
 
 def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
     hints = _hints(machine)
-    mode = _capstone_mode(machine)
-    if mode is None:
+    md = _capstone(machine)
+    if md is None:
         return []
-    import capstone
-    md = capstone.Cs(*(getattr(capstone, n) for n in mode))
     md.skipdata = True
     # contiguous code runs, in file order
     runs = []
     o = 0
-    size = len(data)
+    size = len(content)           # data: the file, then the zeros memory has after it
     while o < size:
         if content[o] == "code":
             start = o
@@ -606,33 +651,124 @@ def _disassemble(data, machine, content, off_to_addr, syms, entry=None):
                 o += 1
             runs.append((start, o))
         o += 1
-    out = []
+    insns = []
     for lo, hi in runs:
         addr = off_to_addr(lo)
-        if addr is None:
-            continue
-        for ins in md.disasm(data[lo:hi], addr):
-            label = syms.name(ins.address, exact_only=True)
-            target = None
-            ops = ins.op_str
-            if hints is not None and hints.branch_target(ins) is not None:
-                target = hints.branch_target(ins)
-            elif hints is not None and hints.pc_relative(ins) is not None:
-                target = hints.pc_relative(ins)
+        if addr is not None:
+            end = len(data) if hi == size else hi     # an instruction may end in the zeros
+            insns += [(lo + ins.address - addr, ins) for ins in md.disasm(data[lo:end], addr)
+                      if ins.address - addr < hi - lo]
+    notes = _syscall_notes(hints, insns, syms, entry)
+    out = []
+    for off, ins in insns:
+        label = syms.name(ins.address, exact_only=True)
+        target = _operand_target(hints, syms, ins, notes.get(ins.address, (None, None))[1])
+        note = syms.name(target) if target is not None else None
+        # symbols that fall inside the instruction (code that starts
+        # early to reuse header bytes as prefixes, e.g. 'ELF' as REX)
+        inner = [n for a, _s, n in syms.items if ins.address < a < ins.address + ins.size]
+        out.append({"address": ins.address, "offset": off,
+                    "bytes": bytes(ins.bytes).hex(" "), "mnemonic": ins.mnemonic,
+                    "op_str": ins.op_str, "label": label, "target": target,
+                    "target_name": note, "inner_labels": inner,
+                    "syscall": notes.get(ins.address, (None, None))[0],
+                    "is_entry": ins.address == entry})
+    return out
+
+
+def _operand_target(hints, syms, ins, known):
+    """The address an instruction's operand names (branch target, PC-relative
+    operand, an immediate that is a symbol's address), or ``known`` (a jump
+    through a register whose value the trace knew)."""
+    import re
+    if hints is not None and hints.branch_target(ins) is not None:
+        return hints.branch_target(ins)
+    if hints is not None and hints.pc_relative(ins) is not None:
+        return hints.pc_relative(ins)
+    m = re.search(r"(?<![\w+-])(0x[0-9a-f]{4,})\b(?!\])", ins.op_str)
+    if m and syms.name(int(m.group(1), 16), exact_only=True):
+        return int(m.group(1), 16)
+    return known
+
+
+def _callee_writes(hints, insns, syms):
+    """``writes(address)``: the registers the function at ``address`` (up to
+    the next symbol) writes, its own calls included, or None when that is
+    not known (an indirect call, code outside the disassembly): compilers
+    keep values in caller-saved registers across a call to a function they
+    know leaves them alone, so the ABI's answer would lose them."""
+    index = {ins.address: k for k, (_o, ins) in enumerate(insns)}
+    memo = {}
+
+    def writes(addr):
+        if addr is None or addr not in index:
+            return None
+        if addr in memo:
+            return memo[addr]
+        memo[addr] = set()                  # recursion: what is found so far
+        regs, k = set(), index[addr]
+        while k < len(insns):
+            ins = insns[k][1]
+            if ins.address != addr and syms.name(ins.address, exact_only=True):
+                break
+            if hints.is_call(ins):
+                inner = writes(hints.branch_target(ins))
+                if inner is None:
+                    memo[addr] = None
+                    return None
+                regs |= inner
+            elif hints.is_syscall(ins):
+                regs.add(hints.return_reg)
             else:
-                import re
-                m = re.search(r"(?<![\w+-])(0x[0-9a-f]{4,})\b(?!\])", ops)
-                if m and syms.name(int(m.group(1), 16), exact_only=True):
-                    target = int(m.group(1), 16)
-            note = syms.name(target) if target is not None else None
-            # symbols that fall inside the instruction (code that starts
-            # early to reuse header bytes as prefixes, e.g. 'ELF' as REX)
-            inner = [n for a, _s, n in syms.items if ins.address < a < ins.address + ins.size]
-            out.append({"address": ins.address, "offset": lo + ins.address - addr,
-                        "bytes": bytes(ins.bytes).hex(" "), "mnemonic": ins.mnemonic,
-                        "op_str": ins.op_str, "label": label, "target": target,
-                        "target_name": note, "inner_labels": inner,
-                        "is_entry": ins.address == entry})
+                regs.update(r for r, _v in hints.effects({}, ins))
+            k += 1
+        memo[addr] = regs
+        return regs
+    return writes
+
+
+def _syscall_notes(hints, insns, syms, entry):
+    """address -> (what a syscall instruction asks the kernel, e.g.
+    ``write(1, 0x400080 <msg>, 14)``; the target of a jump through a known
+    register), from register constants tracked through the code in address
+    order: at a branch target the state is what every way in agrees on
+    (forward branches and the fall-through; a target some later branch
+    comes back to starts unknown), at the entry point what the kernel sets."""
+    if hints is None or not hasattr(hints, "syscall_note"):
+        return {}
+    back = set()                  # targets of backward branches: loops
+    for _o, i in insns:
+        t = hints.branch_target(i)
+        if t is not None and t <= i.address:
+            back.add(t)
+    incoming = {}                 # target -> states of the forward branches to it
+    writes = _callee_writes(hints, insns, syms)
+    out, state = {}, hints.new_state(at_entry=True)
+    for _off, ins in insns:
+        a = ins.address
+        if a == entry:
+            state = hints.new_state(at_entry=True)
+        elif a in back:
+            state = hints.new_state()
+        elif a in incoming:
+            for other in incoming.pop(a):
+                state = {k: v for k, v in state.items() if other.get(k) == v} \
+                    if state is not None else dict(other)
+        if state is None:
+            state = hints.new_state()
+        note = hints.syscall_note(state, ins, lambda v: syms.name(v))
+        via = hints.target_in(state, ins) if hasattr(hints, "target_in") else None
+        if note or via is not None:
+            out[a] = (note, via)
+        target = hints.branch_target(ins)
+        if hints.is_call(ins):
+            hints.step(state, ins, writes(target if target is not None else via))
+        else:
+            hints.step(state, ins)
+        if target is not None and target > a and not hints.is_call(ins):
+            incoming.setdefault(target, []).append(dict(state))
+        if hints.ends_path(ins, target):
+            state = None          # nothing falls through: the next state comes from branches
     return out
 
 
@@ -660,6 +796,8 @@ def render_disassembly(rep: dict, color: bool = False) -> str:
         text = f"{ins['mnemonic']} {ins['op_str']}".rstrip()
         if ins["target_name"]:
             text += f"  <{ins['target_name']}>"
+        if ins.get("syscall"):
+            text += f"    ; {ins['syscall']}"
         if ins.get("is_entry"):
             text += "    ; entry point"
         b = ins["bytes"]

@@ -131,6 +131,8 @@ def render_html(rep: dict) -> str:
         text = f"{ins['mnemonic']} {ins['op_str']}".strip()
         if ins["target_name"]:
             text += f"  <{ins['target_name']}>"
+        if ins.get("syscall"):
+            text += f"    ; {ins['syscall']}"
         info = f"{ins['address']:#x} (file offset {o:#x}): " + "; ".join(owners)
         out.append(f"<tr class='insn o-{origin}' data-off='{o}' data-len='{n}' data-info='{_e(info)}' "
                    f"title='{_e(info)}'><td class='mono'>{ins['address']:x}</td>"

@@ -46,7 +46,8 @@ What happens to each option:
   (set by ``tinyelf cargo``) the inputs are also linked with GNU ld and a
   size record is left in DIR;
 - ignored because tinyelf already does what they ask or they cannot change
-  a static syscall-only program: ``-m64``, ``-B...``, ``-fuse-ld=...``,
+  a static syscall-only program: ``-m64``, ``-m32`` (the machine comes from
+  the objects: rustc passes ``-m32`` for i686), ``-B...``, ``-fuse-ld=...``,
   ``-static``, ``-no-pie``, ``-nostartfiles``, ``-nodefaultlibs``,
   ``-nostdlib``, ``-nolibc``, ``--as-needed``, ``-Bstatic``/``-Bdynamic``,
   ``--eh-frame-hdr``, ``-z relro/now/noexecstack/...``, ``-O1``,
@@ -60,7 +61,7 @@ What happens to each option:
 - refused, with an error saying that tinyelf makes static syscall-only
   programs: ``-shared``, ``-dynamic-linker``, ``-lc``, ``-lgcc_s`` and the
   other C runtime libraries, any ``-l`` without a static archive, shared
-  objects, ``--export-dynamic``, ``-r``, linker scripts, ``-m32``, and every
+  objects, ``--export-dynamic``, ``-r``, linker scripts, ``-mx32``, and every
   option tinyelf-ld does not know.
 """
 from __future__ import annotations
@@ -112,7 +113,7 @@ _IGNORED_Z = {"relro", "norelro", "now", "lazy", "noexecstack", "nognustack", "s
 _IGNORED_Z_PREFIX = ("max-page-size=", "common-page-size=", "stack-size=")
 
 # compiler-driver options ignored when linking
-_IGNORED_CC = {"-m64", "-static", "-no-pie", "-nostartfiles", "-nodefaultlibs", "-nostdlib",
+_IGNORED_CC = {"-m64", "-m32", "-static", "-no-pie", "-nostartfiles", "-nodefaultlibs", "-nostdlib",
                "-nolibc", "-nostdlib++", "-pie", "-static-pie", "-pipe", "-g", "-s", "-w",
                "-pthread", "-static-libgcc", "-fuse-linker-plugin",
                "-pedantic"}
@@ -369,7 +370,8 @@ LD_OPTIONS = (
 #: compiler-driver options, looked at before LD_OPTIONS (-Wl, and -Xlinker
 #: are handled by the loop in :func:`parse`)
 CC_OPTIONS = (
-    Opt(("-m32", "-mx32"), _refuse("tinyelf links 64-bit x86-64 programs")),
+    Opt(("-mx32",), _refuse("tinyelf does not link the x32 ABI (x86-64 code with 32-bit "
+                            "pointers)")),
     Opt(names=tuple(_IGNORED_CC)),
     Opt(("-o",), _output, value=True, joined="-o"),
     Opt(("-shared", "-rdynamic", "-dynamic"),

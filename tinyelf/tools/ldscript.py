@@ -30,10 +30,13 @@ LD_COMMAND = "ld -static -nostdlib -N --no-warn-rwx-segments -T {script} -o OUT 
 
 
 def _ld_command(arch) -> str:
-    """LD_COMMAND for ``arch``: with ``-m EMULATION`` where ld's default differs (i386)."""
-    emul = getattr(arch, "ld_emulation", None)
-    cmd = LD_COMMAND.format(script="THIS_FILE")
-    return cmd.replace("ld ", f"ld -m {emul} ", 1) if emul else cmd
+    """LD_COMMAND for ``arch``: its cross ld (aarch64-linux-gnu-ld, ...), with
+    the flags it needs (i386: ``-m elf_i386``; riscv64: ``--no-relax``, since
+    relaxing would move what the script places)."""
+    from .toolchain import CROSS_PREFIX, LD_ARCH_FLAGS
+    name = getattr(arch, "name", None)
+    ld = " ".join([CROSS_PREFIX.get(name, "") + "ld", *LD_ARCH_FLAGS.get(name, ())])
+    return LD_COMMAND.format(script="THIS_FILE").replace("ld ", ld + " ", 1)
 
 
 def _quote(text: str, what: str) -> str:

@@ -133,20 +133,21 @@ def gnu_ld_baseline(inputs, entry="_start", link=None):
     fair to compare: ld is missing or fails, or its output would not run
     (no entry symbol, so no entry point in its code: execve refuses it).
     ``link``: tinyelf's link, to say when tinyelf added its start stub."""
-    import shutil
-
     from . import toolchain
     from ..errors import TinyElfError
     paths = [p for p in inputs if not isinstance(p, tuple)]
-    if shutil.which("ld") is None:
-        return None, "GNU ld is not installed"
+    arch = link.arch.name if link is not None else None
+    try:
+        toolchain.ld_command(arch)
+    except TinyElfError as exc:
+        return None, f"GNU ld is not installed ({exc.messages[0]})"
     if len(paths) != len(inputs) or any(str(p).endswith(".asm") for p in paths):
         return None, "some inputs are read by tinyelf itself (Intel-syntax assembly): GNU ld " \
                      "gets no object"
     with tempfile.TemporaryDirectory(prefix="tinyelf-ld-") as tmp:
         out, warnings = os.path.join(tmp, "a.out"), []
         try:
-            size = toolchain.ld_baseline(paths, out, ["-e", entry], warnings=warnings)
+            size = toolchain.ld_baseline(paths, out, ["-e", entry], warnings=warnings, arch=arch)
         except TinyElfError as exc:
             detail = next((l for l in getattr(exc, "detail", "").splitlines()
                            if "error" in l or "undefined" in l), exc.messages[0])
@@ -164,17 +165,21 @@ def gnu_ld_baseline(inputs, entry="_start", link=None):
 
 
 def _entry_in_code(data: bytes) -> bool:
-    """Whether an executable's entry point lies in an executable PT_LOAD."""
-    if len(data) < EHDR64.size or data[:4] != b"\x7fELF":
+    """Whether an executable's entry point lies in an executable PT_LOAD
+    (an ordinary ELF32 or ELF64 file, as GNU ld writes them)."""
+    from ..elf.structs import structs_for
+    if len(data) < 64 or data[:4] != b"\x7fELF" or data[4] not in (1, 2):
         return False
-    f = EHDR64.unpack_from(data)
-    e_entry, e_phoff, e_phnum = f[4], f[5], f[10]
+    es = structs_for(data[4])
+    f = es.unpack_ehdr(data)
+    e_entry, e_phoff, e_phnum = f["e_entry"], f["e_phoff"], f["e_phnum"]
     for i in range(e_phnum):
-        off = e_phoff + i * PHDR64.size
-        if off + PHDR64.size > len(data):
+        off = e_phoff + i * es.phdr.size
+        if off + es.phdr.size > len(data):
             return False
-        p = PHDR64.unpack_from(data, off)
-        if p[0] == PT_LOAD and p[1] & PF_X and p[3] <= e_entry < p[3] + p[6]:
+        p = es.unpack_phdr(data, off)
+        if p["p_type"] == PT_LOAD and p["p_flags"] & PF_X and \
+                p["p_vaddr"] <= e_entry < p["p_vaddr"] + p["p_memsz"]:
             return True
     return False
 
@@ -232,7 +237,7 @@ def file_report(data: bytes) -> dict:
         "after_header": max(0, len(data) - header_end),
         "bss_memory": bss,
         "segments": segments,
-        "warnings": _wx_warnings(loads, _LAYOUT_BY_PHOFF.get(e_phoff, "")),
+        "warnings": _wx_warnings(loads, names.get(e_phoff, "")),
         "note": "decoded from the headers only; `tinyelf pack --report` shows what went where",
     }
 

@@ -93,11 +93,16 @@ def merge_debug(link: Link):
                 else:
                     value = symbol_address(t) + addend
                 size = spec.size
+                pos = base + r_off
+                if spec.field is not None:
+                    # the arch's own field (riscv's ADD/SUB/SET pairs that
+                    # DWARF uses for lengths, ULEB128s): it writes the value
+                    link.arch.write_field(buf, pos, spec, value)
+                    continue
                 if value < 0 or value >> (size * 8):
                     raise RelocationError(f"{obj.name}:{name}+{r_off:#x}: {spec.name} value "
                                           f"{value:#x} does not fit in {size} bytes")
-                pos = base + r_off
-                buf[pos:pos + size] = value.to_bytes(size, "little")
+                buf[pos:pos + size] = value.to_bytes(size, link.arch.byteorder)
     return {n: out[n] for n in order}, notes
 
 

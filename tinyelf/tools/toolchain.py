@@ -51,7 +51,7 @@ CC_PIC_OBJ_FLAGS = tuple("-fPIE" if f == "-fno-pie" else f for f in CC_OBJ_FLAGS
 #: per machine (``--arch``), the flags that make each compiler target it, by
 #: source extension; x86_64 is every compiler's default here
 ARCH_FLAGS = {
-    "i386": {".c": ("-m32",), ".S": ("-m32",), ".s": ("--32",)},
+    "i386": {".c": ("-m32",), ".S": ("-m32",), ".s": ("--32",), ".rs": ()},
 }
 
 #: the GNU ld baseline every size is compared with
@@ -98,11 +98,13 @@ def _run(cmd, what: str) -> str:
     return proc.stderr
 
 
-def compile_rust(src, out, extra=(), pic: bool = False) -> str:
+def compile_rust(src, out, extra=(), pic: bool = False, arch=None) -> str:
     """``rustc`` a no_std source file to a relocatable object (``pic``:
-    ``-C relocation-model=pie`` instead of ``static``)."""
+    ``-C relocation-model=pie`` instead of ``static``; ``arch``: the rustc
+    and ``--target`` of :func:`rustc_for`)."""
     flags = RUSTC_PIC_OBJ_FLAGS if pic else RUSTC_OBJ_FLAGS
-    _run([_need("rustc"), *flags, *extra, "-o", os.fspath(out), os.fspath(src)],
+    rustc, target = rustc_for(arch)
+    _run([rustc, *flags, *target, *extra, "-o", os.fspath(out), os.fspath(src)],
          f"rustc {src}")
     return os.fspath(out)
 
@@ -142,28 +144,98 @@ def compile_source(src, out, extra=()) -> str:
     raise ToolchainError(f"{s}: don't know how to compile this (expected .rs, .c, .s or .S)")
 
 
-# ---- Rust: the sysroot and rustc as the driver of an LTO link -------------
+# ---- Rust: which rustc, its sysroot, and rustc as the driver of an LTO link ----
 
-def rust_target_libdir() -> str:
-    """``$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/lib``."""
-    proc = subprocess.run([_need("rustc"), "--print", "sysroot"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise ToolchainError("rustc --print sysroot failed", detail=proc.stderr)
-    return os.path.join(proc.stdout.strip(), "lib", "rustlib", "x86_64-unknown-linux-gnu", "lib")
+#: machine -> rustc target triple (None: the host rustc's own, x86-64)
+RUST_TARGETS = {"x86_64": None, "i386": "i686-unknown-linux-gnu",
+                "aarch64": "aarch64-unknown-linux-gnu"}
+#: machine -> the Debian package with that target's libcore (for messages)
+RUST_PACKAGES = {"i386": ("i386", "libstd-rust-dev:i386"),
+                 "aarch64": ("arm64", "libstd-rust-dev:arm64")}
 
 
-def rust_core_rlibs() -> list:
+def rust_cache_rustc() -> str:
+    """The rustc that ``tests/deps/install.sh`` unpacks, without installing
+    it: Debian 12's rustc 1.63 with the i686 and aarch64 libcores, under
+    ``$TINYELF_RUST_CACHE`` (default ``~/.cache/tinyelf-rust``)."""
+    cache = os.environ.get("TINYELF_RUST_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "tinyelf-rust")
+    return os.path.join(cache, "bin", "rustc")
+
+
+def rustc_candidates() -> list:
+    """Where a foreign target's rustc is looked for, in order: ``$TINYELF_RUSTC``,
+    ``rustc`` on the PATH, Debian's ``/usr/bin/rustc``, install.sh's cache."""
+    return [c for c in (os.environ.get("TINYELF_RUSTC"), "rustc", "/usr/bin/rustc",
+                        rust_cache_rustc()) if c]
+
+
+def _target_libdir(rustc: str, triple) -> str:
+    cmd = [rustc, "--print", "target-libdir"] + (["--target", triple] if triple else [])
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError:
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _has_libcore(libdir: str) -> bool:
+    import glob
+    return bool(libdir) and bool(glob.glob(os.path.join(libdir, "libcore-*.rlib")))
+
+
+_RUSTC_FOR = {}
+
+
+def rustc_for(arch=None) -> tuple:
+    """``(rustc, target flags)`` for ``arch``: the host's rustc for x86-64;
+    for another machine the first of :func:`rustc_candidates` whose sysroot
+    has that target's libcore (rlibs are tied to the rustc that made them),
+    with ``--target TRIPLE``."""
+    arch = arch or "x86_64"
+    if arch not in RUST_TARGETS:
+        raise ToolchainError(f"tinyelf build has no Rust target for {arch} (it knows: "
+                             f"{', '.join(sorted(RUST_TARGETS))})")
+    triple = RUST_TARGETS[arch]
+    if triple is None:
+        return _need("rustc"), ()
+    if arch not in _RUSTC_FOR:
+        found = [shutil.which(c) for c in rustc_candidates()]
+        hit = next((c for c in found if c and _has_libcore(_target_libdir(c, triple))), None)
+        if hit is None:
+            debarch, pkg = RUST_PACKAGES[arch]
+            raise ToolchainError(
+                f"no rustc with {triple}'s libcore (tried {', '.join(rustc_candidates())}); "
+                f"install Debian's rustc and {pkg} (after dpkg --add-architecture {debarch}), "
+                "or run tests/deps/install.sh, which unpacks them into "
+                f"{os.path.dirname(os.path.dirname(rust_cache_rustc()))} without installing, "
+                "or set TINYELF_RUSTC to a rustc that has it")
+        _RUSTC_FOR[arch] = hit
+    return _RUSTC_FOR[arch], ("--target", triple)
+
+
+def rust_target_libdir(arch=None) -> str:
+    """Where the sysroot's rlibs for ``arch`` are
+    (``$(rustc --print sysroot)/lib/rustlib/TRIPLE/lib``)."""
+    rustc, target = rustc_for(arch)
+    libdir = _target_libdir(rustc, target[1] if target else None)
+    if not libdir:
+        raise ToolchainError(f"{rustc} --print target-libdir failed")
+    return libdir
+
+
+def rust_core_rlibs(arch=None) -> list:
     """The sysroot's libcore and libcompiler_builtins rlibs (what a non-LTO
     no_std object links against)."""
     import glob
-    libdir = rust_target_libdir()
+    libdir = rust_target_libdir(arch)
     found = []
     for crate in ("core", "compiler_builtins"):
         hits = sorted(glob.glob(os.path.join(libdir, f"lib{crate}-*.rlib")))
         if not hits:
             raise ToolchainError(f"no lib{crate}-*.rlib in {libdir}; install the "
-                                 "x86_64-unknown-linux-gnu target (rustup target add)")
+                                 f"{RUST_TARGETS.get(arch or 'x86_64') or 'x86_64-unknown-linux-gnu'} "
+                                 "target (rustup target add)")
         found.append(hits[0])
     return found
 
@@ -191,7 +263,7 @@ if "-o" in args:
 """
 
 
-def rustc_link_args(src, workdir, extra=(), pic: bool = False) -> list:
+def rustc_link_args(src, workdir, extra=(), pic: bool = False, arch=None) -> list:
     """Build a no_std Rust program with LTO, rustc driving the link; return
     the command line rustc gave its linker, with the objects copied into
     ``workdir`` (hand it to :func:`tinyelf.tools.ld_driver.parse`)."""
@@ -204,7 +276,8 @@ def rustc_link_args(src, workdir, extra=(), pic: bool = False) -> list:
         f.write(_CAPTURE_LINKER.format(python=sys.executable, pkgroot=pkgroot, work=workdir))
     os.chmod(capture, 0o755)
     flags = RUSTC_PIC_LTO_FLAGS if pic else RUSTC_LTO_FLAGS
-    _run([_need("rustc"), *flags, "-C", f"linker={capture}", *extra,
+    rustc, target = rustc_for(arch)
+    _run([rustc, *flags, *target, "-C", f"linker={capture}", *extra,
           "-o", os.path.join(workdir, "rustc-output"), os.fspath(src)], f"rustc {src}")
     try:
         with open(os.path.join(workdir, "linker-args.json")) as f:
@@ -216,14 +289,11 @@ def rustc_link_args(src, workdir, extra=(), pic: bool = False) -> list:
 # ---- from a source file to link inputs -------------------------------------
 
 def _inputs_rust(src, workdir, extra, lto=True, pic=False, arch=None) -> list:
-    if arch not in (None, "x86_64"):
-        raise ToolchainError(f"tinyelf build compiles Rust for x86_64 only (this rustc has "
-                             f"no {arch} libcore); compile to an object yourself and use pack")
     if not lto:
-        obj = compile_rust(src, os.path.join(workdir, "prog.o"), extra, pic=pic)
-        return [obj, *rust_core_rlibs()]
+        obj = compile_rust(src, os.path.join(workdir, "prog.o"), extra, pic=pic, arch=arch)
+        return [obj, *rust_core_rlibs(arch)]
     from .ld_driver import parse
-    return parse(rustc_link_args(src, workdir, extra, pic=pic)).inputs
+    return parse(rustc_link_args(src, workdir, extra, pic=pic, arch=arch)).inputs
 
 
 def _inputs_c(src, workdir, extra, lto=True, pic=False, arch=None) -> list:
@@ -381,10 +451,22 @@ def build_and_link(src, workdir, options, extra=(), lto: bool = True):
         f"{links[not pic].layout.name}, {sizes[not pic]} bytes)"]
 
 
-def ld_baseline(objects, out, extra=(), warnings=None) -> int:
-    """Link with GNU ld the usual minimal way; return the output's size
-    (``warnings``: a list that gets the lines ld printed on success)."""
-    err = _run([_need("ld"), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
+#: arch -> what GNU ld needs beside the baseline flags: i386's emulation on
+#: an x86-64 host; riscv64 without relaxation (GNU ld would address data
+#: through gp, which nothing sets without a C runtime: the output would crash)
+LD_ARCH_FLAGS = {"i386": ("-m", "elf_i386"), "riscv64": ("--no-relax",)}
+
+
+def ld_command(arch=None) -> list:
+    """GNU ld for ``arch`` (an arch name; None: the host's) with the flags
+    that make it link for that machine (ToolchainError when it is missing)."""
+    return [_need(cross_tool("ld", arch)), *LD_ARCH_FLAGS.get(arch, ())]
+
+
+def ld_baseline(objects, out, extra=(), warnings=None, arch=None) -> int:
+    """Link with GNU ld (``arch``'s) the usual minimal way; return the
+    output's size (``warnings``: a list that gets the lines ld printed on success)."""
+    err = _run([*ld_command(arch), *LD_BASELINE_FLAGS, *extra, "-o", os.fspath(out),
                 *map(os.fspath, objects)], "GNU ld")
     if warnings is not None:
         warnings.extend(line for line in err.splitlines() if line.strip())

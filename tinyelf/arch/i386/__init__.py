@@ -178,6 +178,23 @@ I386.start_stub = START_STUB
 
 #: the builtins in i386 assembly (cdecl: arguments on the stack, eax out;
 #: esi, edi, ebx callee-saved), see tinyelf.linker.builtins
+def _compare(result: str) -> str:
+    """memcmp's and bcmp's body: compare n bytes, then ``result`` turns the flags into eax."""
+    return f"""
+        push edi
+        push esi
+        mov esi, dword ptr [esp + 12]
+        mov edi, dword ptr [esp + 16]
+        mov ecx, dword ptr [esp + 20]
+        xor eax, eax
+        repe cmpsb
+        {result}
+        pop esi
+        pop edi
+        ret
+    """
+
+
 BUILTINS = {
     # void *memcpy(void *dst, const void *src, size_t n)
     "memcpy": """
@@ -226,34 +243,9 @@ BUILTINS = {
         ret
     """,
     # int memcmp(const void *a, const void *b, size_t n): -1, 0 or 1
-    "memcmp": """
-        push edi
-        push esi
-        mov esi, dword ptr [esp + 12]
-        mov edi, dword ptr [esp + 16]
-        mov ecx, dword ptr [esp + 20]
-        xor eax, eax
-        repe cmpsb
-        seta al
-        sbb eax, 0
-        pop esi
-        pop edi
-        ret
-    """,
+    "memcmp": _compare("seta al\n        sbb eax, 0"),
     # int bcmp(const void *a, const void *b, size_t n): 0 when equal, else 1
-    "bcmp": """
-        push edi
-        push esi
-        mov esi, dword ptr [esp + 12]
-        mov edi, dword ptr [esp + 16]
-        mov ecx, dword ptr [esp + 20]
-        xor eax, eax
-        repe cmpsb
-        setne al
-        pop esi
-        pop edi
-        ret
-    """,
+    "bcmp": _compare("setne al"),
     # size_t strlen(const char *s)
     "strlen": """
         push edi

@@ -136,7 +136,8 @@ class RiscV64(Arch):
     default_base = 0x10000
     relocs = RELOCS
     tls_types = TLS_TYPES
-    capstone = ("CS_ARCH_RISCV", "CS_MODE_RISCV64")
+    #: RV64 with the compressed (RVC) forms: gcc emits them by default
+    capstone = ("CS_ARCH_RISCV", "CS_MODE_RISCV64", "CS_MODE_RISCVC")
     bfd = ("elf64-littleriscv", "riscv")
     got_formulas = frozenset({F_GOT_PREL})
     #: compressed instructions are 2 bytes (every Linux riscv64 CPU has C)

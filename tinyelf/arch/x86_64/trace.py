@@ -57,7 +57,7 @@ class X86Trace:
         out += [int(m.group(1), 16) for m in _IMM.finditer(ins.op_str)]
         return out
 
-    def new_state(self) -> dict:
+    def new_state(self, at_entry: bool = False) -> dict:
         return {"acc": None, "pushed": None}
 
     def exits(self, state: dict, ins) -> bool:
