@@ -95,7 +95,9 @@ def link_compressed(inputs, options, run_passes):
         results.append(plain)
     best = min(results, key=lambda l: len(l.output))
     info = {"requested": choice, "codec": best.compression["codec"] if best.compression else "none",
-            "sizes": sizes, "notes": notes}
+            "sizes": sizes, "notes": notes,
+            # every candidate file, by codec (the tests run them all from one link)
+            "_outputs": {(l.compression or {}).get("codec", "none"): l.output for l in results}}
     if best.compression:
         best.compression.update(info)
     else:

@@ -155,6 +155,9 @@ def byte_costs(data: bytes, payload: bytes | None = None) -> list:
 #: tuning rounds, candidates kept after each greedy round, weight changes tried in tuning)
 SEARCH = ((3072, CANDIDATES, (0, 2, 4), 2, 16, (-2, -1, 1, 2)),
           (1 << 62, CANDIDATES[:12], (2,), 2, 8, (-2, -1, 1, 2)))
+#: a quicker search (8 candidates, 1/6 of the evaluations: a few times faster,
+#: a few % larger): the differential tests use it on every corpus variant
+QUICK_SEARCH = ((1 << 62, CANDIDATES[:8], (1, 3), 1, 4, (-1, 1)),)
 #: the search judges a model set by the cost of at most this many bits (every k-th)
 SAMPLE = 24000
 
