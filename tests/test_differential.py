@@ -67,6 +67,7 @@ class Outcome:
     tinyelf_error: str | None = None  # stderr of a failed tinyelf link
     tinyelf_rc: int | None = None
     sizes: tuple = (0, 0)             # (ld, tinyelf) bytes
+    exe: str = ""                     # tinyelf's output (the objects may lie elsewhere)
     objs: tuple = ()
     archives: tuple = ()
 
@@ -86,7 +87,7 @@ def check(variant, workdir) -> Outcome:
         return res
     res.objs, res.archives = tuple(objs), tuple(archives)
     inputs = list(objs) + list(archives)
-    tout = os.path.join(vdir, "prog.tinyelf")
+    tout = res.exe = os.path.join(vdir, "prog.tinyelf")
     if variant.reject:
         proc = _tinyelf_cli(inputs, tout)
         res.tinyelf_rc, res.tinyelf_error = proc.returncode, proc.stderr
@@ -230,7 +231,7 @@ def test_compressed_behaves_the_same(outcomes, name, quick_cm):
             _runs_like_ld(r, made[codec], f"{codec}{'.wx' if wx else ''}")
         assert lk.output == min(made.values(), key=len)
         if not wx:      # the plain link that ran like GNU ld's in check()
-            with open(os.path.join(os.path.dirname(r.objs[0]), "prog.tinyelf"), "rb") as f:
+            with open(r.exe, "rb") as f:
                 assert made["none"] == f.read()
 
 

@@ -81,17 +81,34 @@ def recognise(data: bytes):
     for k in range(e_phnum):
         p = PHDR64.unpack_from(data, e_phoff + k * PHDR64.size)
         if p[0] == PT_LOAD:
-            loads.append((p[2], p[3], min(p[5], max(0, len(data) - p[2])), p[6]))
+            # whole pages, as the kernel maps them (overlap80's entry, file
+            # byte 1, lies before p_offset 0x18, and its p_filesz may be 1)
+            off, vaddr, page = p[2], p[3], arch.page_size
+            lead = off % page
+            mapped = -(-(lead + p[5]) // page) * page
+            loads.append((off - lead, vaddr - lead, min(mapped, max(0, len(data) - off + lead)),
+                          max(p[6] + lead, mapped)))
     mem = _Memory(data, loads)
     for codec in CODECS:
         for wx in (False, True):
             stub = arch.decompressor(codec, wx)
             if stub is None:
                 continue
-            values = _match(stub[0], stub[1], mem, e_entry, arch)
-            if values is not None:
-                return {"codec": codec, "wx": wx, "fields": values, "_mem": mem}
+            for start in _starts(arch, mem, e_entry):
+                values = _match(stub[0], stub[1], mem, start, arch)
+                if values is not None:
+                    return {"codec": codec, "wx": wx, "fields": values, "_mem": mem}
     return None
+
+
+def _starts(arch, mem: _Memory, entry: int):
+    """Where the stub may start: at the entry, or after the header bytes a
+    layout executes there as prefixes of its first instruction (overlap80:
+    the magic's "ELF", REX prefixes)."""
+    yield entry
+    for spec in arch.header_layouts():
+        if spec.entry_prefix and mem.read(entry, len(spec.entry_prefix)) == spec.entry_prefix:
+            yield entry + len(spec.entry_prefix)
 
 
 def unpack(data: bytes) -> dict | None:

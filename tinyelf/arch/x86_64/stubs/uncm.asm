@@ -16,12 +16,10 @@
 ;   [rsp + 8 * i]  model i's table + 2 * h for the current byte
 section .text
 global _start
-extern __payload
 extern __dest
 extern __end
 extern __table
-_start:
-    mov esi, __payload
+_start:                         ; rsi = the payload (payload.asm or payload_pic.asm)
     push rsi
     pop r8
     lodsb                       ; M, the number of models
