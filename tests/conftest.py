@@ -30,10 +30,25 @@ def run_exe(path, *args, stdin=b"", as_nobody=False, timeout=10):
     return proc.stdout, proc.returncode
 
 
+#: the folders build_dir opened for nobody (o+x), opened again before each run as
+#: nobody: another pytest session starting on this machine sets /tmp/pytest-of-USER
+#: back to 0700, and nobody's runs would then fail with "Permission denied"
+_OPENED: list = []
+
+
+def _open_for_nobody(paths) -> None:
+    for path in paths:
+        try:
+            os.chmod(path, os.stat(path).st_mode | 0o011)
+        except (PermissionError, FileNotFoundError):
+            break
+
+
 def nobody_prefix():
     """A command prefix that drops to an unprivileged user (when we are root)."""
     if os.geteuid() != 0:
         return []
+    _open_for_nobody(_OPENED)
     pw = pwd.getpwnam("nobody")
     return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups"]
 
@@ -44,13 +59,11 @@ def build_dir(tmp_path_factory):
     os.chmod(d, 0o755)  # let the unprivileged user reach the binaries
     parent = d.parent
     while parent != parent.parent:
-        try:
-            os.chmod(parent, os.stat(parent).st_mode | 0o011)
-        except PermissionError:
-            break
         if parent == Path("/tmp") or parent == Path(os.environ.get("TMPDIR", "/tmp")):
             break
+        _OPENED.append(parent)
         parent = parent.parent
+    _open_for_nobody(_OPENED)
     return d
 
 

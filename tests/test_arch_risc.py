@@ -41,7 +41,13 @@ def test_stub_object_calls_main(arch):
     start = next(s for s in obj.symbols if s.name == "_start")
     assert start.value == 0 and start.section.size >= 16
     relocs = [(a.relocs[t].name, obj.symbols[i].name) for _o, t, i, _a in start.section.relocs]
-    assert relocs == [({"aarch64": "R_AARCH64_CALL26", "riscv64": "R_RISCV_CALL_PLT"}[arch], "main")]
+    call = {"aarch64": "R_AARCH64_CALL26", "riscv64": "R_RISCV_CALL_PLT"}[arch]
+    assert [r for r in relocs if r[1] == "main"] == [(call, "main")]
+    if arch == "riscv64":
+        # the gp setup (deleted again when no gp-relative code is made), a relaxable call
+        assert relocs == [("R_RISCV_PCREL_HI20", "__global_pointer$"),
+                          ("R_RISCV_PCREL_LO12_I", relocs[1][1]), (call, "main"),
+                          ("R_RISCV_RELAX", "")]
     assert set(a.builtins) >= {"memcpy", "memmove", "memset", "memcmp", "bcmp", "strlen"}
 
 
@@ -158,6 +164,33 @@ def test_riscv_fields():
     assert _put(r, 39, "05000000", 7) == "feffffff"                        # SUB32
     assert _put(r, 53, "c5", 0x7f) == "ff"                                 # SET6 keeps bits 6-7
     assert _put(r, 61, "8501", 2) == "8301"                                # SUB_ULEB128, 2 bytes
+
+
+def test_riscv_relaxed_fields():
+    """The relaxation's own types (tinyelf/arch/riscv64/relax.py): low parts
+    on gp/x0, c.lui; out of their range they are errors; an object naming
+    them is refused."""
+    from tinyelf.arch.riscv64 import relax as rx
+    r, a = "riscv64", archmod.get("riscv64")
+    assert _dis(r, _put(r, rx.R_GPREL_I, "93810100", -0x7f0)) == "addi gp, gp, -0x7f0"
+    assert _dis(r, _put(r, rx.R_GPREL_S, "23b0a100", 0x7f8)) == "sd a0, 0x7f8(gp)"
+    assert _dis(r, _put(r, rx.R_ABS12_I, "03350000", 0x10)) == "ld a0, 0x10(zero)"
+    assert _dis(r, _put(r, rx.R_RVC_LUI, "0165", 0x11800)) == "c.lui a0, 0x12"
+    assert _dis(r, _put(r, rx.R_RVC_LUI, "0165", -0x1000)) == "c.lui a0, 0xfffff"
+    for t, bad in ((rx.R_GPREL_I, 0x800), (rx.R_GPREL_S, -0x801), (rx.R_RVC_LUI, 0x1f800),
+                   (rx.R_RVC_LUI, 0x7ff)):
+        assert a.field_problem(a.relocs[t], bad), (t, bad)
+    assert rx.INTERNAL <= set(a.internal_relocs)
+    from tinyelf.elf.defs import STB_GLOBAL, STT_FUNC
+    from tinyelf.elf.synth import TEXT, make_object
+    from tinyelf.errors import RelocationError
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
+    obj = make_object("x.o", [{"name": ".text", "flags": TEXT, "data": b"\x13\0\0\0" * 2,
+                               "relocs": [(4, rx.R_GPREL_I, "_start", 0)]}],
+                      [("_start", ".text", 0, STB_GLOBAL, STT_FUNC, 8)])
+    with pytest.raises(RelocationError, match="unsupported relocation unknown relocation type"):
+        run([obj], LinkOptions(arch="riscv64"))
 
 
 def test_riscv_checks():

@@ -4,6 +4,10 @@ ld and by tinyelf, both run under qemu-user; stdout and exit status must be
 equal (tinyelf's also as nobody), and the must-reject programs (constructors,
 TLS) are refused with one ``tinyelf: error:`` line per problem.
 
+riscv64: both linkers relax (support/start.c sets gp as crt1.o does); the
+-mno-relax flag sets compile without it, and the Os-medlow set is linked by
+tinyelf with --no-relax too (same behaviour, never smaller).
+
 tinyelf links with ``--layout strict --no-trim-zeros`` here: qemu-user's
 loader refuses overlapped headers, and it zero-fills bss inside a read-only
 segment by writing to it (a SIGSEGV in qemu; the kernel does not mind).
@@ -29,6 +33,8 @@ import cross  # noqa: E402
 from conftest import nobody_prefix  # noqa: E402
 
 QEMU_OK = ("--layout", "strict", "--no-trim-zeros")
+#: variants also linked with --no-relax: riscv64's Os-medlow set (compiled with relaxation)
+UNRELAXED_TOO = (".Os-medlow",)
 REJECT = {"ctor": "constructors", "cxx_ctors": "constructors", "tls": "thread-local storage"}
 ALL = [cv for arch in cross.ARCHES for cv in cross.variants(arch)]
 
@@ -96,3 +102,10 @@ def test_cross_variant(cv, cross_built, build_dir):
         t_out, t_rc, t_err = cross.run_full(cv.arch, str(out), cv.variant, prefix=prefix)
         assert (t_out, t_rc) == (ld_out, ld_rc), \
             f"as {'nobody' if prefix else 'root'}; stderr: {t_err[:300]!r}"
+    if cv.name.endswith(UNRELAXED_TOO):
+        # the same objects without relaxation: the same behaviour, never smaller
+        plain = out.with_name("tinyelf-norelax.out")
+        r = tinyelf(["pack", *objs, *ars, "-o", str(plain), *QEMU_OK, "--no-relax"])
+        assert r.returncode == 0, r.stderr
+        assert cross.run(cv.arch, str(plain), cv.variant) == (ld_out, ld_rc)
+        assert out.stat().st_size <= plain.stat().st_size

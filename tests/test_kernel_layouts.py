@@ -39,6 +39,7 @@ MACHINES = {
                             ("samples/aarch64/exit.c", [], b"", 42),
                             ("samples/aarch64/main.c", ["x", "yz"], None, 43)]),
     "riscv64": ("riscv64", [("samples/riscv64/hello.c", [], b"Hello, world!\n", 0),
+                            ("samples/riscv64/hello.rs", [], b"Hello, world!\n", 0),
                             ("samples/riscv64/exit.c", [], b"", 42),
                             ("samples/riscv64/main.c", ["x", "yz"], None, 43)]),
 }

@@ -1,12 +1,12 @@
-"""no_std Rust for i386 and aarch64: ``tinyelf build --arch i386|aarch64 hello.rs``.
+"""no_std Rust for i386, aarch64 and riscv64: ``tinyelf build --arch A hello.rs``.
 
 The rustup rustc here has only x86-64's libcore; ``tests/deps/install.sh`` unpacks Debian 12's
 rustc 1.63 with the i686 and aarch64 libcores (libstd-rust-dev:i386/:arm64) into
-~/.cache/tinyelf-rust, where ``toolchain.rustc_for`` finds it.  Without it these tests fail
-with the toolchain's message (what to install), never skip.  The i386 programs run natively
-(IA32 emulation), the aarch64 ones under qemu-aarch64 with a layout its loader accepts, both as
-root and as nobody; every layout of both runs under the booted kernels in
-tests/test_kernel_layouts.py.  About 8 s.
+~/.cache/tinyelf-rust and builds riscv64's from Debian's rust-src, where
+``toolchain.rustc_for`` finds them.  Without it these tests fail with the toolchain's message
+(what to install), never skip.  The i386 programs run natively (IA32 emulation), the aarch64
+and riscv64 ones under qemu-user with a layout its loader accepts, all as root and as nobody;
+every layout of each runs under the booted kernels in tests/test_kernel_layouts.py.  About 10 s.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from tinyelf.errors import ToolchainError
 from tinyelf.tools import toolchain
 
 HELLO = b"Hello, world!\n"
-SAMPLES = {"i386": ROOT / "samples" / "i386" / "hello.rs",
-           "aarch64": ROOT / "samples" / "aarch64" / "hello.rs"}
+SAMPLES = {arch: ROOT / "samples" / arch / "hello.rs" for arch in ("i386", "aarch64", "riscv64")}
+QEMU = {"aarch64": "qemu-aarch64", "riscv64": "qemu-riscv64"}
 QEMU_OK = ("--layout", "strict", "--no-trim-zeros")
 
 
@@ -36,9 +36,9 @@ def _rustc(arch):
 def _run(arch, exe, as_nobody):
     if arch == "i386":
         return run_exe(exe, as_nobody=as_nobody)
-    qemu = shutil.which("qemu-aarch64")
+    qemu = shutil.which(QEMU[arch])
     if qemu is None:
-        pytest.fail("qemu-aarch64 missing: bash tests/deps/install.sh (qemu-user)", pytrace=False)
+        pytest.fail(f"{QEMU[arch]} missing: bash tests/deps/install.sh (qemu-user)", pytrace=False)
     cmd = [*(nobody_prefix() if as_nobody else []), qemu, str(exe)]
     p = subprocess.run(cmd, capture_output=True, timeout=30)
     return p.stdout, p.returncode
@@ -47,7 +47,7 @@ def _run(arch, exe, as_nobody):
 @pytest.fixture(scope="module")
 def built(build_dir):
     """{(arch, variant): path}: the default build, --no-lto, every layout (i386) or the
-    layout qemu-user accepts (aarch64)."""
+    layout qemu-user accepts (aarch64, riscv64)."""
     out = {}
     for arch, src in SAMPLES.items():
         _rustc(arch)
@@ -64,7 +64,8 @@ def built(build_dir):
     return out
 
 
-@pytest.mark.parametrize("arch, elf_class, machine", (("i386", 1, 3), ("aarch64", 2, 183)))
+@pytest.mark.parametrize("arch, elf_class, machine", (("i386", 1, 3), ("aarch64", 2, 183),
+                                                     ("riscv64", 2, 243)))
 def test_rustc_targets_the_machine(tmp_path, arch, elf_class, machine):
     """The rustc found has the target's libcore and makes objects of that machine."""
     _rustc_path, target = _rustc(arch)
@@ -85,20 +86,22 @@ def test_i386_hello_runs(built, variant, as_nobody):
     assert run_exe(exe, as_nobody=as_nobody) == (HELLO, 0)
 
 
+@pytest.mark.parametrize("arch, machine", (("aarch64", 183), ("riscv64", 243)))
 @pytest.mark.parametrize("variant", ("qemu", "qemu-no-lto"))
 @pytest.mark.parametrize("as_nobody", (False, True), ids=("root", "nobody"))
-def test_aarch64_hello_runs_under_qemu(built, variant, as_nobody):
-    exe = built[("aarch64", variant)]
+def test_risc_hello_runs_under_qemu(built, arch, machine, variant, as_nobody):
+    exe = built[(arch, variant)]
     data = exe.read_bytes()
-    assert data[4] == 2 and int.from_bytes(data[18:20], "little") == 183  # ELFCLASS64, EM_AARCH64
-    assert _run("aarch64", exe, as_nobody) == (HELLO, 0)
+    assert data[4] == 2 and int.from_bytes(data[18:20], "little") == machine   # ELFCLASS64
+    assert _run(arch, exe, as_nobody) == (HELLO, 0)
 
 
 def test_default_is_the_smallest(built):
     """``auto`` takes a smaller layout than the others built here."""
     sizes = {v: os.path.getsize(built[("i386", v)]) for v in ("strict", "overlap76", "overlap64")}
     assert os.path.getsize(built[("i386", "auto")]) < min(sizes.values())
-    assert os.path.getsize(built[("aarch64", "auto")]) < os.path.getsize(built[("aarch64", "qemu")])
+    for arch in QEMU:
+        assert os.path.getsize(built[(arch, "auto")]) < os.path.getsize(built[(arch, "qemu")])
 
 
 def test_missing_rustc_says_what_to_install(tmp_path, monkeypatch, capsys):
@@ -116,12 +119,19 @@ def test_missing_rustc_says_what_to_install(tmp_path, monkeypatch, capsys):
                                                "aarch64-unknown-linux-gnu's libcore")
     assert "libstd-rust-dev:arm64" in err[0] and "tests/deps/install.sh" in err[0]
     assert not out.exists()
+    with pytest.raises(ToolchainError, match="Debian 12 has no libstd-rust-dev:riscv64"):
+        toolchain.rustc_for("riscv64")
 
 
-def test_no_rust_target_for_riscv64(tmp_path, capsys):
-    from tinyelf import cli
-    src = tmp_path / "x.rs"
-    src.write_text("#![no_std]\n")
-    assert cli.main(["build", "--arch", "riscv64", str(src), "-o", str(tmp_path / "x")]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("tinyelf: error: tinyelf build has no Rust target for riscv64")
+def test_rustc_links_i686_with_tinyelf_ld(tmp_path):
+    """rustc 1.63 for i686 with ``-C linker=tinyelf-ld``: its ``-m32`` is accepted (the
+    machine comes from the objects) and the program runs as nobody."""
+    from test_rust_samples import tinyelf_ld
+    rustc, target = _rustc("i386")
+    out = tmp_path / "hello"
+    r = subprocess.run([rustc, *toolchain.RUSTC_LTO_FLAGS, *target, "-C",
+                        f"linker={tinyelf_ld(tmp_path)}", "-o", str(out), str(SAMPLES["i386"])],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    tmp_path.chmod(0o755)
+    assert run_exe(out, as_nobody=True) == (HELLO, 0)

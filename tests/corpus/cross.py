@@ -139,11 +139,9 @@ def libgcc(arch):
     return _run([ARCHES[arch][0] + "gcc", "-print-libgcc-file-name"]).stdout.strip()
 
 
-#: riscv: GNU ld relaxes to gp-relative addressing, which needs a C runtime
-#: that sets gp (__global_pointer$); the corpus's _start does not, and
-#: binutils 2.40 has no --no-relax-gp: GNU ld links without relaxation, as
-#: tinyelf does (so far)
-LD_EXTRA = {"aarch64": (), "riscv64": ("--no-relax",)}
+#: GNU ld relaxes riscv code (gp-relative forms too: support/start.c sets gp
+#: from __global_pointer$ as crt1.o does), and so does tinyelf
+LD_EXTRA = {"aarch64": (), "riscv64": ()}
 
 
 def link_with_ld(arch, objs, archives, out):

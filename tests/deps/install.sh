@@ -134,16 +134,28 @@ fetch x86_64  amd64   bookworm
 fetch aarch64 arm64   bookworm
 fetch riscv64 riscv64 trixie
 
-# ---- 3. Rust for i386 and aarch64 --------------------------------------------------------
+# ---- 3. Rust for i386, aarch64 and riscv64 -----------------------------------------------
 # The rustup rustc has only x86-64's libcore (and no rust-src to build another). Debian 12's
 # rustc 1.63 has i686's and aarch64's in libstd-rust-dev:i386 / :arm64 (multiarch). Nothing
 # is installed and dpkg's architectures stay as they are: rustc and libstd-rust-1.63 (its
 # librustc_driver) for amd64, and libcore, compiler_builtins and rustc_std_workspace_core of
 # each target, are unpacked into $RUST_CACHE; $RUST_CACHE/bin/rustc runs that rustc, whose
-# sysroot is $RUST_CACHE/usr (found from the binary's path). tinyelf build looks there
+# sysroot is $RUST_CACHE/usr (found from the binary's path). Debian 12 has no riscv64
+# architecture (and Debian 13's libstd-rust-dev:riscv64 belongs to its rustc 1.85), so
+# riscv64's libcore is compiled by that rustc from Debian 12's rust-src (library/core) and
+# compiler_builtins from librust-compiler-builtins-dev (0.1.70), with RUSTC_BOOTSTRAP=1 as
+# the Rust build does (about 30 s of CPU, once). tinyelf build looks there
 # (tinyelf/tools/toolchain.py, rustc_for).
 RUST_CACHE="${TINYELF_RUST_CACHE:-$HOME/.cache/tinyelf-rust}"
-RUST_TRIPLES="i686-unknown-linux-gnu aarch64-unknown-linux-gnu"
+RUST_TRIPLES="i686-unknown-linux-gnu aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu"
+RV_TRIPLE=riscv64gc-unknown-linux-gnu
+# rustc FLAGS... : the unpacked rustc, building a sysroot crate for riscv64 from source
+rv_crate() {
+    RUSTC_BOOTSTRAP=1 "$RUST_CACHE.tmp/bin/rustc" --crate-type rlib --target "$RV_TRIPLE" \
+        -C opt-level=z -C panic=abort -C codegen-units=1 -C debuginfo=0 -C embed-bitcode=yes \
+        -C metadata=tinyelf -C extra-filename=-tinyelf -Z force-unstable-if-unmarked \
+        --out-dir "$RUST_CACHE.tmp/usr/lib/rustlib/$RV_TRIPLE/lib" "$@"
+}
 rust_fetch() {
     local t ok=1
     for t in $RUST_TRIPLES; do
@@ -164,14 +176,15 @@ rust_fetch() {
         -o "Dir::Cache=$aptdir/cache" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
         -o "APT::Sandbox::User=root"
     )
-    say "fetching Debian 12's rustc 1.63 with the i686 and aarch64 libcores into $RUST_CACHE"
+    say "fetching Debian 12's rustc 1.63, the i686 and aarch64 libcores and rust-src into $RUST_CACHE"
     apt-get -qq "${opts[@]}" update >/dev/null 2>"$aptdir/update.err" || {
         cat "$aptdir/update.err" >&2; die "apt-get update for Debian's rustc failed"; }
     local work
     work=$(mktemp -d)
     (cd "$work" && apt-get -qq "${opts[@]}" download rustc:amd64 libstd-rust-1.63:amd64 \
-        libstd-rust-dev:i386 libstd-rust-dev:arm64 >/dev/null) ||
-        die "apt-get download of Debian's rustc and libstd-rust-dev:i386/arm64 failed"
+        libstd-rust-dev:i386 libstd-rust-dev:arm64 rust-src librust-compiler-builtins-dev \
+        >/dev/null) ||
+        die "apt-get download of Debian's rustc, libstd-rust-dev:i386/arm64 and rust-src failed"
     rm -rf "$RUST_CACHE.tmp" && mkdir -p "$RUST_CACHE.tmp/bin"
     dpkg-deb -x "$work"/rustc_*_amd64.deb "$RUST_CACHE.tmp"
     dpkg-deb -x "$work"/libstd-rust-1.63_*_amd64.deb "$RUST_CACHE.tmp"
@@ -193,6 +206,22 @@ LD_LIBRARY_PATH="$root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_P
 WRAP
     chmod 755 "$RUST_CACHE.tmp/bin/rustc"
     "$RUST_CACHE.tmp/bin/rustc" -V >/dev/null || die "the unpacked rustc 1.63 does not run"
+    say "compiling libcore and compiler_builtins for $RV_TRIPLE (rustc 1.63, rust-src)"
+    mkdir -p "$work/src" "$RUST_CACHE.tmp/usr/lib/rustlib/$RV_TRIPLE/lib"
+    dpkg-deb --fsys-tarfile "$work"/rust-src_*.deb |
+        tar -x -C "$work/src" --wildcards './usr/src/rustc-*/library/core/*' \
+            './usr/src/rustc-*/library/stdarch/*' './usr/src/rustc-*/library/portable-simd/*'
+    dpkg-deb -x "$work"/librust-compiler-builtins-dev_*.deb "$work/src"
+    local core cb
+    core=$(echo "$work"/src/usr/src/rustc-*/library/core/src/lib.rs)
+    cb=$(echo "$work"/src/usr/share/cargo/registry/compiler_builtins-*/src/lib.rs)
+    [ -f "$core" ] && [ -f "$cb" ] || die "library/core or compiler_builtins missing in rust-src"
+    rv_crate --edition 2021 --crate-name core "$core" >/dev/null 2>"$work/rv.err" ||
+        { cat "$work/rv.err" >&2; die "compiling libcore for $RV_TRIPLE failed"; }
+    # build.rs of compiler_builtins sets feature="unstable" (and nothing else for riscv64)
+    rv_crate --edition 2015 --crate-name compiler_builtins --cfg 'feature="compiler-builtins"' \
+        --cfg 'feature="unstable"' --sysroot "$RUST_CACHE.tmp/usr" "$cb" >/dev/null 2>"$work/rv.err" ||
+        { cat "$work/rv.err" >&2; die "compiling compiler_builtins for $RV_TRIPLE failed"; }
     rm -rf "$RUST_CACHE" && mv "$RUST_CACHE.tmp" "$RUST_CACHE"
     rm -rf "$work" "$aptdir"
 }

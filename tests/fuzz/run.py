@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mutation fuzzer for tinyelf's readers and linker.
 
-    python tests/fuzz/run.py -n 20000 [--seed S] [--jobs 1] [--cli 50]
+    python tests/fuzz/run.py -n 20000 [--seed S] [--jobs 1] [--cli 50] [--only i386_]
 
 Each case takes a seed input set from ``tests/fuzz/seeds/<label>/`` (objects
 and archives, rebuilt by ``seed_src/make_seeds.sh``), mutates one file
@@ -53,11 +53,14 @@ sys.path.insert(0, ROOT)
 from mutate import make_case  # noqa: E402
 
 
-def load_seeds(archives: bool = True) -> list:
+def load_seeds(archives: bool = True, only: str = "") -> list:
     """[(label, [(file name, bytes), ...]), ...] from the seed directory;
-    ``archives=False`` leaves out the seed sets that contain an archive."""
+    ``archives=False`` leaves out the seed sets that contain an archive,
+    ``only`` those whose label does not start with it (``i386_``)."""
     out = []
     for label in sorted(os.listdir(SEEDS)):
+        if not label.startswith(only):
+            continue
         d = os.path.join(SEEDS, label)
         files = [(f, open(os.path.join(d, f), "rb").read()) for f in sorted(os.listdir(d))]
         if not archives and any(data.startswith(b"!<arch>\n") for _, data in files):
@@ -182,9 +185,9 @@ def run_cli(files, workdir, timeout) -> tuple[str | None, float]:
 
 # --- worker: many cases in one process ----------------------------------------------
 
-def worker(seed, start, stop, slow, archives):
+def worker(seed, start, stop, slow, archives, only=""):
     os.environ["TINYELF_DEBUG"] = "1"
-    seeds = load_seeds(archives)
+    seeds = load_seeds(archives, only)
     workdir = tempfile.mkdtemp(prefix="tinyelf-fuzz-")
     signal.signal(signal.SIGALRM, signal.SIG_DFL)   # a hang kills the worker: SIGALRM
     # import lief and capstone before the clock runs: a worker's first case
@@ -206,14 +209,14 @@ def worker(seed, start, stop, slow, archives):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def supervise(seed, start, stop, slow, archives, log=None):
+def supervise(seed, start, stop, slow, archives, log=None, only=""):
     """Run cases [start, stop) in worker subprocesses, restarting after a
     crash.  Yields one result dict per case."""
     i = start
     while i < stop:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--seed", str(seed),
                "--start", str(i), "--stop", str(stop), "--slow", str(slow),
-               "--archives" if archives else "--no-archives"]
+               "--archives" if archives else "--no-archives", "--only", only]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         current = None
         for line in proc.stdout:
@@ -249,7 +252,7 @@ def save_crasher(seeds, seed, i, problem):
     return d
 
 
-def fuzz(n, seed=1, jobs=1, slow=3.0, archives=True, progress=None):
+def fuzz(n, seed=1, jobs=1, slow=3.0, archives=True, progress=None, only=""):
     """Run ``n`` in-process cases; return (results, failures, seconds)."""
     t0 = time.time()
     results, failures = [], []
@@ -262,7 +265,7 @@ def fuzz(n, seed=1, jobs=1, slow=3.0, archives=True, progress=None):
     lock = threading.Lock()
 
     def drive(a, b):
-        for rec in supervise(seed, a, b, slow, archives):
+        for rec in supervise(seed, a, b, slow, archives, only=only):
             with lock:
                 results.append(rec)
                 if rec["problem"]:
@@ -287,6 +290,8 @@ def main(argv=None):
                     help="also run N cases through `python -m tinyelf` subprocesses")
     ap.add_argument("--slow", type=float, default=3.0, help="seconds a case may take")
     ap.add_argument("--save", action="store_true", help="save failing inputs under crashers/")
+    ap.add_argument("--only", default="", metavar="PREFIX",
+                    help="only the seed sets whose name starts with PREFIX (e.g. i386_)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--stop", type=int, default=0, help=argparse.SUPPRESS)
@@ -295,13 +300,13 @@ def main(argv=None):
     ap.add_argument("--no-archives", dest="archives", action="store_false", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.seed, args.start, args.stop, args.slow, args.archives)
+        worker(args.seed, args.start, args.stop, args.slow, args.archives, args.only)
         return 0
 
-    seeds = load_seeds(args.archives)
+    seeds = load_seeds(args.archives, args.only)
     print(f"seeds: {', '.join(label for label, _ in seeds)}")
     results, failures, secs = fuzz(args.n, args.seed, args.jobs, args.slow, args.archives,
-                                   progress=max(1000, args.n // 20))
+                                   progress=max(1000, args.n // 20), only=args.only)
     times = sorted(r["t"] for r in results if r["t"] is not None)
     linked = sum(r["rc"] == 0 for r in results)
     refused = sum(r["rc"] == 1 and not r["problem"] for r in results)

@@ -51,8 +51,14 @@ class Arch:
     default_base: int = 0x400000
     page_size: int = 4096
     ptr_size: int = 8
+    #: the end of the user address space a program of this machine gets (4-level
+    #: paging: 2**47); the image must end a page below it
+    user_top: int = 1 << 47
     #: relocation type -> RelocType; filled by subclasses
     relocs: dict = {}
+    #: types of ``relocs`` that only the link itself places (riscv's relaxed
+    #: forms): an object that uses them is refused like an unknown type
+    internal_relocs: frozenset = frozenset()
     #: relocation types that mean thread-local storage (for messages)
     tls_types: frozenset = frozenset()
     #: GNU ld's names for the output: (OUTPUT_FORMAT, OUTPUT_ARCH)
@@ -76,6 +82,22 @@ class Arch:
     def try_relax(self, data, offset: int, rtype: int, addend: int):
         """The rewrite for a GOT load that may address its symbol directly, or None."""
         return None
+
+    #: names this machine's linker defines when a program refers to them (beside
+    #: tinyelf.linker.resolve.LINKER_DEFINED; riscv: __global_pointer$)
+    linker_defined: tuple = ()
+
+    def linker_values(self, link, mem_end: int) -> dict:
+        """Values of :attr:`linker_defined` names once the layout has given
+        every kept section its address (``mem_end``: where the image ends)."""
+        return {}
+
+    def relax(self, link) -> bool:
+        """Linker relaxation (riscv): shorten instruction sequences of the
+        laid-out ``link`` from its addresses, deleting bytes.  True when a
+        section changed (the relax pass then lays the link out again and
+        asks again, until nothing changes); machines without it: False."""
+        return False
 
     def scan_section(self, link, sec) -> None:
         """Called by the scan pass for every kept section before its
@@ -201,7 +223,7 @@ class Arch:
 
     def reloc_name(self, rtype: int) -> str:
         spec = self.relocs.get(rtype)
-        if spec:
+        if spec and rtype not in self.internal_relocs:
             return spec.name
         return self.unsupported_names.get(rtype, f"unknown relocation type {rtype}")
 

@@ -142,6 +142,9 @@ class RegisterTrace:
             if v is None:
                 args.append(reg)
                 continue
+            if v > self.width_mask >> 1 and v - self.width_mask - 1 > -0x1000:
+                args.append(str(v - self.width_mask - 1))      # AT_FDCWD is -100
+                continue
             sym = name_of(v) if name_of and v >= 0x1000 else None
             args.append(f"{v:#x} <{sym}>" if sym else (str(v) if v < 0x1000 else f"{v:#x}"))
         return f"{name}({', '.join(args)})"

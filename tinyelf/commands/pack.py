@@ -54,7 +54,8 @@ def add_trust_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("checking against GNU ld")
     g.add_argument("--emit-ld-script", metavar="FILE", default=None,
                    help="also write a GNU ld script that places every section where tinyelf "
-                        "did (link the same inputs with ld -N -T FILE to compare)")
+                        "did (link the same inputs with ld -N -T FILE to compare); "
+                        "riscv64: links without relaxation, as the script's ld command does")
 
 
 # --- squeeze (issue 4): layouts, holes, size passes, report, W^X -------------
@@ -95,12 +96,15 @@ def add_squeeze_options(p: argparse.ArgumentParser) -> None:
                    help="every byte regardless of run time: drop the alignment of loops and "
                    "split code that runs in loops too (by default a program compiled for "
                    "speed keeps its loops aligned and unsplit; see docs/runtime.md)")
+    g.add_argument("--no-relax", dest="relax", action="store_false",
+                   help="no linker relaxation (riscv64: calls and lui/auipc pairs stay as "
+                   "compiled; see docs/risc.md)")
     g.add_argument("--no-trim-zeros", dest="trim_zeros", action="store_false",
                    help="keep trailing zero bytes in the file instead of turning them into bss")
 
 
 SQUEEZE_FIELDS = ("layout", "wx", "holes", "split_code", "merge_strings", "fold_functions",
-                  "squeeze_align", "every_byte", "trim_zeros", "compress")
+                  "squeeze_align", "every_byte", "trim_zeros", "compress", "relax")
 
 
 def register(sub):
@@ -125,6 +129,10 @@ def options_from(args):
     squeeze = {f: getattr(args, f) for f in SQUEEZE_FIELDS if hasattr(args, f)}
     if getattr(args, "debug_sidecar", None) and squeeze.get("layout", "auto") == "auto":
         squeeze["layout"] = SIDECAR_LAYOUT
+    if getattr(args, "emit_ld_script", None):
+        # the script places the input sections as they are: GNU ld (--no-relax)
+        # must find them at the sizes tinyelf gave them
+        squeeze["relax"] = False
     return LinkOptions(entry=args.entry, base=args.base, gc_sections=args.gc_sections,
                        arch=getattr(args, "arch", None),
                        lief=getattr(args, "lief", False),

@@ -57,6 +57,7 @@ def make_object(name: str, sections, symbols=(), undefined=()) -> ObjectFile:
         obj.symbols.append(Symbol(name=uname, bind=STB_GLOBAL, type=STT_NOTYPE, visibility=0,
                                   shndx=0, value=0, size=0, obj=obj, index=len(obj.symbols)))
         sym_index[uname] = len(obj.symbols) - 1
+    sym_index[""] = 0           # a relocation naming no symbol (riscv's RELAX)
     for spec in sections:
         relocs = [(off, rtype, sym_index[sname], addend)
                   for off, rtype, sname, addend in spec.get("relocs", ())]

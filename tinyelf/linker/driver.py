@@ -1,8 +1,9 @@
 """The link driver: the passes, in order.  Read this file to see tinyelf.
 
-    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relax -> relocate -> write
 
-(``stub`` adds a ``_start`` that calls ``main`` when only ``main`` exists.)
+(``stub`` adds a ``_start`` that calls ``main`` when only ``main`` exists;
+``relax`` asks the arch to shorten code from the addresses and lays out again.)
 Each pass is a function ``Link -> Link`` in a module of its own, with a
 docstring that states what it takes, what it fills in and what holds after.
 """
@@ -17,6 +18,7 @@ from .layout import layout
 from .merge import merge
 from .model import Link, LinkOptions
 from .read import read
+from .relax import relax
 from .relocate import relocate
 from .resolve import resolve
 from .scan import scan
@@ -24,7 +26,7 @@ from .squeeze import squeeze
 from .stub import add_start_stub
 from .write import write
 
-PASSES = (add_start_stub, resolve, collect, merge, scan, squeeze, layout, relocate, write)
+PASSES = (add_start_stub, resolve, collect, merge, scan, squeeze, layout, relax, relocate, write)
 #: function name -> pass name, where they differ
 PASS_NAMES = {"add_start_stub": "stub"}
 

@@ -203,7 +203,8 @@ def _in_image(link: Link, sym) -> bool:
     False for absolute constants and undefined weak symbols (0)."""
     if sym.section is not None:
         return True
-    return sym.obj is link.synthetic and sym.name in LINKER_DEFINED
+    return sym.obj is link.synthetic and (sym.name in LINKER_DEFINED or
+                                          sym.name in link.arch.linker_defined)
 
 
 def _pic_problems(link: Link) -> list:
@@ -593,8 +594,11 @@ def _segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
         return None
     segs[0][0].paddr = d.spec.first_paddr()
     mem_end = segs[2]
-    if mem_end >= layoutsmod.USER_TOP - d.ctx.page:
-        raise LayoutError(f"the image ends at {mem_end:#x}, above the user address space")
+    top = d.ctx.arch.user_top
+    if mem_end >= top - d.ctx.page:
+        raise LayoutError(f"the image ends at {mem_end:#x}, above the user address space "
+                          f"({top:#x} on {d.ctx.arch.name}): the program's data and bss "
+                          f"({mem_end - segs[0][0].vaddr} bytes) are too large")
     return segs
 
 
@@ -646,7 +650,7 @@ def _two_segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
                 Segment(offset=t.off2, vaddr=t.off2 + delta2, filesz=fs2, memsz=t.mem - t.off2,
                         flags=layoutsmod.PF_R | PF_W, align=page)]
     mem_end = t.mem + delta2
-    if mem_end >= layoutsmod.USER_TOP - page:
+    if mem_end >= d.ctx.arch.user_top - page:
         return None
     return segments, delta2, mem_end
 
@@ -915,6 +919,7 @@ def _define_linker_symbols(link: Link, plan: _Plan) -> None:
               "__etext": plan.text_end, "_edata": plan.data_end, "edata": plan.data_end,
               "__bss_start": plan.data_end, "_end": plan.mem_end, "end": plan.mem_end,
               "_GLOBAL_OFFSET_TABLE_": link.got.addr if link.got is not None else base}
+    values.update(link.arch.linker_values(link, plan.mem_end))
     for sym in link.synthetic.symbols:
         if sym.name in values and sym.section is None:
             sym.value = values[sym.name]

@@ -2,7 +2,7 @@
 
 The passes hand a single :class:`Link` from one to the next:
 
-    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relocate -> write
+    read -> stub -> resolve -> collect -> merge -> scan -> squeeze -> layout -> relax -> relocate -> write
 
 Each pass fills in the fields documented below and leaves the earlier ones
 alone, so any pass can be inspected (or tested) on its own.
@@ -224,6 +224,9 @@ class LinkOptions:
     every_byte: bool = False
     #: trailing zero bytes become bss (p_filesz shortened)
     trim_zeros: bool = True
+    #: linker relaxation (riscv: call -> jal, lui/auipc pairs -> gp-relative or
+    #: compressed forms, alignment padding cut); ``--no-relax`` turns the rewrites off
+    relax: bool = True
     #: compressed executable (tinyelf.compress): "none", "auto", or a codec name ("lz", "cm")
     compress: str = "none"
 
@@ -311,6 +314,8 @@ class Link:
     hot: object = None
     # layout
     layout: Layout | None = None
+    #: relax: what the arch's relaxation keeps between its rounds (Arch.relax)
+    relaxation: object = None
     # relocate
     image: bytearray | None = None
     # write

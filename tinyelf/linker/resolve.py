@@ -135,7 +135,7 @@ def resolve(link: Link) -> Link:
     synth = ObjectFile(name="<tinyelf>", sections=[None], symbols=[])
     link.synthetic = synth
     _allocate_common(link, synth)
-    for name in LINKER_DEFINED:
+    for name in LINKER_DEFINED + link.arch.linker_defined:
         sym = globals_.get(name)
         if sym is not None and sym.is_undefined:
             globals_[name] = Symbol(name=name, bind=STB_GLOBAL, type=0, visibility=0,

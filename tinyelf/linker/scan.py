@@ -27,6 +27,7 @@ def scan(link: Link) -> Link:
     target = link.target
     got_formulas = arch.got_formulas
     got_base_formulas = arch.got_base_formulas
+    internal = arch.internal_relocs
     for sec in link.kept:
         arch.scan_section(link, sec)
         obj = sec.obj
@@ -34,7 +35,7 @@ def scan(link: Link) -> Link:
         data = sec.data
         for r_off, rtype, symidx, addend in sec.relocs:
             spec = specs.get(rtype)
-            if spec is None:
+            if spec is None or rtype in internal:
                 t = target(obj, symidx)
                 tls = " (thread-local storage is not supported)" if rtype in arch.tls_types else ""
                 problems.append(f"unsupported relocation {arch.reloc_name(rtype)} at "

@@ -378,10 +378,13 @@ def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_rang
     if class_ranges:
         for addr, sz, cls, _n in class_ranges:
             origin = _CLASS_ORIGIN.get(cls, "data")
-            for a in range(addr, addr + sz):
-                o = maps.addr_to_off(a)
-                if o is not None and content[o] is None:
-                    content[o] = origin
+            # only the addresses a segment maps (a section header may say
+            # anything: a size of 2**32 must not take minutes)
+            for lo, hi, va, _f in maps.maps:
+                for a in range(max(addr, va), min(addr + sz, va + hi - lo)):
+                    o = maps.addr_to_off(a)
+                    if o is not None and content[o] is None:
+                        content[o] = origin
         # glue the layout added between pieces of split code (short jumps)
         # belongs to no section: what the entry point reaches is code too
         traced, _refs = _trace_code(data + _zero_tail(loads, size), entry, machine,

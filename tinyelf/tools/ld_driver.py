@@ -91,8 +91,8 @@ _IGNORED_LD = {
     "--fatal-warnings", "--no-fatal-warnings", "--warn-common", "--no-pie", "-no-pie",
     "-pie", "--pie", "-static-pie", "--static-pie", "-n", "-N", "--nmagic", "--omagic",
     "--no-omagic", "--sort-common", "--enable-new-dtags", "--disable-new-dtags",
-    "--allow-multiple-definition", "-nostdlib", "--color-diagnostics", "--relax",
-    "--no-relax", "--discard-all", "-x", "--discard-locals", "-X", "-v", "--verbose",
+    "--allow-multiple-definition", "-nostdlib", "--color-diagnostics",
+    "--discard-all", "-x", "--discard-locals", "-X", "-v", "--verbose",
     "--no-dynamic-linker", "-Bsymbolic", "--no-export-dynamic",
 }
 _IGNORED_LD_PREFIX = ("--build-id=", "--version-script=", "--hash-style=",
@@ -338,6 +338,8 @@ LD_OPTIONS = (
          "-image-base"), _base, value=True),
     Opt(("--gc-sections",), _flag("gc_sections", True)),
     Opt(("--no-gc-sections",), _flag("gc_sections", False)),
+    Opt(("--relax",), _flag("relax", True)),        # riscv linker relaxation (the default)
+    Opt(("--no-relax",), _flag("relax", False)),
     Opt(("-u", "--undefined"), _add("undefined"), value=True, joined="-u"),
     Opt(("--require-defined",), _add("require_defined"), value=True),
     Opt(("-Map", "--Map"), _map_file, value=True),
@@ -602,7 +604,7 @@ tinyelf's own options (-C link-arg=OPTION, or the environment):
   --wx              no page both writable and executable
 honoured: objects, .a and .rlib archives, -o, -e/--entry, -u/--undefined,
   --require-defined, -Map=FILE, -M, -Ttext=ADDR/--image-base=ADDR,
-  --(no-)gc-sections, -L/-l (static archives), @FILE, -Wl,..., -Xlinker;
+  --(no-)gc-sections, --(no-)relax, -L/-l (static archives), @FILE, -Wl,..., -Xlinker;
   docs/cargo.md says what is ignored and refused."""
 
 

@@ -148,16 +148,24 @@ def compile_source(src, out, extra=()) -> str:
 
 #: machine -> rustc target triple (None: the host rustc's own, x86-64)
 RUST_TARGETS = {"x86_64": None, "i386": "i686-unknown-linux-gnu",
-                "aarch64": "aarch64-unknown-linux-gnu"}
-#: machine -> the Debian package with that target's libcore (for messages)
-RUST_PACKAGES = {"i386": ("i386", "libstd-rust-dev:i386"),
-                 "aarch64": ("arm64", "libstd-rust-dev:arm64")}
+                "aarch64": "aarch64-unknown-linux-gnu",
+                "riscv64": "riscv64gc-unknown-linux-gnu"}
+#: machine -> how to get a rustc with that target's libcore (for messages)
+RUST_HINTS = {
+    "i386": "install Debian's rustc and libstd-rust-dev:i386 (after dpkg --add-architecture "
+            "i386), or run tests/deps/install.sh",
+    "aarch64": "install Debian's rustc and libstd-rust-dev:arm64 (after dpkg "
+               "--add-architecture arm64), or run tests/deps/install.sh",
+    "riscv64": "Debian 12 has no libstd-rust-dev:riscv64; run tests/deps/install.sh, which "
+               "compiles libcore for it from Debian's rust-src",
+}
 
 
 def rust_cache_rustc() -> str:
     """The rustc that ``tests/deps/install.sh`` unpacks, without installing
-    it: Debian 12's rustc 1.63 with the i686 and aarch64 libcores, under
-    ``$TINYELF_RUST_CACHE`` (default ``~/.cache/tinyelf-rust``)."""
+    it: Debian 12's rustc 1.63 with the i686 and aarch64 libcores and a
+    riscv64 one built from rust-src, under ``$TINYELF_RUST_CACHE`` (default
+    ``~/.cache/tinyelf-rust``)."""
     cache = os.environ.get("TINYELF_RUST_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "tinyelf-rust")
     return os.path.join(cache, "bin", "rustc")
@@ -203,13 +211,11 @@ def rustc_for(arch=None) -> tuple:
         found = [shutil.which(c) for c in rustc_candidates()]
         hit = next((c for c in found if c and _has_libcore(_target_libdir(c, triple))), None)
         if hit is None:
-            debarch, pkg = RUST_PACKAGES[arch]
             raise ToolchainError(
                 f"no rustc with {triple}'s libcore (tried {', '.join(rustc_candidates())}); "
-                f"install Debian's rustc and {pkg} (after dpkg --add-architecture {debarch}), "
-                "or run tests/deps/install.sh, which unpacks them into "
-                f"{os.path.dirname(os.path.dirname(rust_cache_rustc()))} without installing, "
-                "or set TINYELF_RUSTC to a rustc that has it")
+                f"{RUST_HINTS[arch]} (it puts one in "
+                f"{os.path.dirname(os.path.dirname(rust_cache_rustc()))} without installing "
+                "anything), or set TINYELF_RUSTC to a rustc that has it")
         _RUSTC_FOR[arch] = hit
     return _RUSTC_FOR[arch], ("--target", triple)
 

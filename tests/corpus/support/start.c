@@ -40,6 +40,11 @@ __asm__(
     ".globl _start\n"
     ".type _start, @function\n"
     "_start:\n"
+    /* gp for the linker's gp-relative relaxation, as crt1.o sets it */
+    "    .option push\n"
+    "    .option norelax\n"
+    "    lla gp, __global_pointer$\n"
+    "    .option pop\n"
     "    mv a0, sp\n"
     "    call __corpus_start\n");
 #else

@@ -64,6 +64,10 @@ class I386(Arch):
     elf_class = 1
     default_base = 0x400000
     ptr_size = 4
+    #: a 32-bit process under IA32 emulation gets 4 GiB minus a page
+    #: (IA32_PAGE_OFFSET; a 32-bit kernel gives 3 GiB): beyond it no ELF32
+    #: field could hold the address anyway
+    user_top = 0xFFFFE000
     relocs = RELOCS
     tls_types = TLS_TYPES
     capstone = ("CS_ARCH_X86", "CS_MODE_32")

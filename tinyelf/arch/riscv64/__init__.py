@@ -6,20 +6,22 @@ their auipc*, whose PCREL_HI20 (or GOT_HI20) relocation holds the value: the
 low 12 bits are that relocation's S + A - P.  tinyelf makes static
 executables without a PLT: CALL_PLT is CALL.
 
-Linker relaxation is not done yet: R_RISCV_RELAX is ignored (always allowed:
-it only permits), and R_RISCV_ALIGN's nop padding is kept as the assembler
-wrote it, which is correct when no byte is deleted (the section keeps its
-alignment, so the padding still reaches the boundary it was computed for).
+Linker relaxation (R_RISCV_RELAX, R_RISCV_ALIGN, ``__global_pointer$``) is
+in relax.py; with ``--no-relax`` R_RISCV_RELAX is ignored (R_RISCV_ALIGN's
+padding is still cut to its boundary, as GNU ld does).
 """
 from __future__ import annotations
 
 from .. import Arch, C_NONE, F_ABS, F_ARCH, F_NONE, F_PC, RelocType
 from ...errors import InputError, RelocationError
+from . import relax as _rx
 
 #: the value of the PCREL_HI20 / GOT_HI20 at the label the relocation names
 F_PCREL_LO = F_ARCH + 0
 #: GOT slot address + A - P
 F_GOT_PREL = F_ARCH + 1
+#: S + A - __global_pointer$ (tinyelf's own types, placed by the relaxation)
+F_GPREL = F_ARCH + 2
 
 R_PCREL_HI20, R_GOT_HI20, R_PCREL_LO12_I, R_PCREL_LO12_S = 23, 20, 24, 25
 R_ALIGN, R_RELAX = 43, 51
@@ -54,6 +56,12 @@ RELOCS = {
     54: _r("SET8", 1, F_ABS, "set"), 55: _r("SET16", 2, F_ABS, "set"), 56: _r("SET32", 4, F_ABS, "set"),
     57: _r("32_PCREL", 4, F_PC),
     60: _r("SET_ULEB128", 1, F_ABS, "uleb_set"), 61: _r("SUB_ULEB128", 1, F_ABS, "uleb_sub"),
+    # tinyelf's own (relax.py; never in an object): the low part on gp or x0, c.lui
+    _rx.R_GPREL_I: _r("GPREL_I (relaxed)", 4, F_GPREL, "gi"),
+    _rx.R_GPREL_S: _r("GPREL_S (relaxed)", 4, F_GPREL, "gs"),
+    _rx.R_ABS12_I: _r("LO12_I on x0 (relaxed)", 4, F_ABS, "gi"),
+    _rx.R_ABS12_S: _r("LO12_S on x0 (relaxed)", 4, F_ABS, "gs"),
+    _rx.R_RVC_LUI: _r("RVC_LUI (relaxed)", 2, F_ABS, "clui"),
 }
 UNSUPPORTED_NAMES = {
     3: "R_RISCV_RELATIVE", 4: "R_RISCV_COPY", 5: "R_RISCV_JUMP_SLOT", 6: "R_RISCV_TLS_DTPMOD32",
@@ -73,6 +81,9 @@ _CHECKS = {
     "b": (-(1 << 12), (1 << 12) - 2, 2), "j": (-(1 << 20), (1 << 20) - 2, 2),
     "cb": (-(1 << 8), (1 << 8) - 2, 2), "cj": (-(1 << 11), (1 << 11) - 2, 2),
     "R_RISCV_32_PCREL": (-(1 << 31), (1 << 31) - 1, 1),
+    "gi": (-2048, 2047, 1), "gs": (-2048, 2047, 1),
+    # c.lui: the upper part ((v + 0x800) >> 12) nonzero and within 6 signed bits
+    "clui": (-(32 << 12) - 0x800, (31 << 12) + 0x7FF, 1),
 }
 
 
@@ -113,9 +124,14 @@ def _cj(insn, v):
         _bits(v, 7, 7) << 6 | _bits(v, 3, 1) << 3 | _bits(v, 5, 5) << 2
 
 
+def _clui(insn, v):
+    hi = (v + 0x800) >> 12
+    return (insn & 0xEF83) | _bits(hi, 5, 5) << 12 | _bits(hi, 4, 0) << 2
+
+
 #: instruction field -> (bytes, writer(insn, value) -> insn)
 _INSN = {"u": (4, _u), "i": (4, _i), "s": (4, _s), "b": (4, _b), "j": (4, _j),
-         "cb": (2, _cb), "cj": (2, _cj)}
+         "cb": (2, _cb), "cj": (2, _cj), "gi": (4, _i), "gs": (4, _s), "clui": (2, _clui)}
 
 
 def _uleb_len(buf, pos: int) -> int:
@@ -146,6 +162,7 @@ class RiscV64(Arch):
     checked_ident = 5
 
     unsupported_names = UNSUPPORTED_NAMES
+    internal_relocs = _rx.INTERNAL
 
     def merge_flags(self, objects) -> int:
         """RVC if any input has it; the float ABI and RVE must agree."""
@@ -197,6 +214,8 @@ class RiscV64(Arch):
             return f"value {value:#x} is outside {lo:#x}..{hi:#x}"
         if value % align:
             return f"value {value:#x} is not a multiple of {align}"
+        if spec.field == "clui" and not (value + 0x800) >> 12:
+            return f"value {value:#x} has no upper part for c.lui"
         return None
 
     def write_field(self, buf, pos, spec, value):
@@ -228,6 +247,9 @@ class RiscV64(Arch):
             Arch.write_field(self, buf, pos, spec, value)
 
     def arch_value(self, link, sec, r_off, spec, S, A, P, sym):
+        if spec.formula == F_GPREL:
+            from ...linker.model import symbol_address
+            return S + A - symbol_address(link.globals[_rx.GP_SYMBOL])
         if spec.formula == F_GOT_PREL:
             from ..aarch64 import got_slot
             return link.got.addr + got_slot(link, sym) + A - P
@@ -263,16 +285,32 @@ class RiscV64(Arch):
             if rtype in (R_PCREL_LO12_I, R_PCREL_LO12_S):
                 self.hi20_of(link, sec, r_off, link.target(sec.obj, symidx))
 
+    linker_defined = (_rx.GP_SYMBOL,)
+
+    def linker_values(self, link, mem_end):
+        return {_rx.GP_SYMBOL: _rx.gp_value(link, mem_end)}
+
+    def relax(self, link) -> bool:
+        return _rx.relax(link)
+
 
 #: the start stub (tinyelf.linker.stub): argc at [sp], argv at sp+8, envp
 #: after argv's NULL; main's result is the exit status (exit_group, 94).
-#: Assembled with ``riscv64-linux-gnu-as -march=rv64gc -mno-relax`` (keystone
-#: has no RISC-V); tests/test_arch_risc.py reassembles and compares.
+#: It sets gp first (relax.py deletes those 8 bytes when no gp-relative code
+#: is made), and its call to main may relax to jal.  Assembled with
+#: ``riscv64-linux-gnu-as -march=rv64gc`` (keystone has no RISC-V);
+#: tests/test_builtins.py reassembles and compares.
 START_STUB = """
     .section .text._start,"ax"
     .globl _start
-    .p2align 2
+    .p2align 1
 _start:
+__tinyelf_gp_setup:
+    .option push
+    .option norelax
+1:  auipc gp, %pcrel_hi(__global_pointer$)
+    addi gp, gp, %pcrel_lo(1b)
+    .option pop
     ld a0, 0(sp)
     addi a1, sp, 8
     slli a2, a0, 3
@@ -371,9 +409,13 @@ def _assemble(self, source, name):
     return assemble(AS_COMMAND, source, name)
 
 
+#: the start stub is assembled with relaxation (its call to main carries R_RISCV_RELAX)
+STUB_AS_COMMAND = ("riscv64-linux-gnu-as", "-march=rv64gc")
+
+
 def _assemble_object(self, source, name):
     from ..gas import assemble_object
-    return assemble_object(AS_COMMAND, source, name)
+    return assemble_object(STUB_AS_COMMAND, source, name)
 
 
 RiscV64.assemble = _assemble
