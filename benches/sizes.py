@@ -23,6 +23,7 @@ job; the CLI stays thin and its subcommand list is left to the linker.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,10 @@ COLUMNS = (
     ("tinyelf", "tinyelf (default)"),
     ("compressed", "tinyelf --compress"),
     ("dropper", "xz shell dropper of tinyelf's"),
+    ("upx", "UPX --best of GNU ld's"),
 )
+#: UPX's refusals, sample -> its message (the cell says "refused")
+REFUSED: dict[str, str] = {}
 #: the xz shell dropper (issue 12): these 42 bytes + a newline, then the file as
 #: ``xz --format=lzma --lzma1=preset=9e,lc=1,lp=0,pb=0``; it needs bash ($_)
 DROPPER = b"cp $0 /tmp/M;(sed 1d $0|xzcat)>$_;$_;exit\n"
@@ -119,6 +123,13 @@ def build_sample(sample: str, work: Path, layout_option: bool) -> dict[str, int]
 
     outs["compressed"] = d / "compressed"
     _run([*tinyelf, "--compress", "-o", str(outs["compressed"]), *tiny], "tinyelf pack --compress")
+    if shutil.which("upx"):     # Debian 12 has no upx-ucl package (11 and 13 have)
+        proc = subprocess.run(["upx", "--best", "-q", "-o", str(d / "upx"), str(outs["ld"])],
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            outs["upx"] = d / "upx"
+        else:
+            REFUSED[sample] = (proc.stderr or proc.stdout).strip().splitlines()[-1]
 
     # every build must behave like GNU ld's
     want = benchlib.run_exe(outs["ld"], *args, stdin=stdin, env=ENV)
@@ -140,20 +151,31 @@ def build_sample(sample: str, work: Path, layout_option: bool) -> dict[str, int]
     return {col: path.stat().st_size for col, path in outs.items()}
 
 
+def _columns():
+    """COLUMNS, without UPX's where it is not installed."""
+    return [(k, t) for k, t in COLUMNS if k != "upx" or shutil.which("upx")]
+
+
 def markdown(table: dict[str, dict[str, int]], layout_option: bool) -> str:
-    heads = [title for _key, title in COLUMNS]
+    heads = [title for _key, title in _columns()]
     lines = ["| sample | " + " | ".join(heads) + " |",
              "| --- |" + " ---: |" * len(heads)]
     for sample, sizes in table.items():
         best = min(sizes.values())
         cells = []
-        for key, _title in COLUMNS:
+        for key, _title in _columns():
             v = sizes.get(key)
             cell = "-" if v is None else f"{v:,}"
+            if key == "upx" and sample in REFUSED:
+                cell = "refused"
             cells.append(f"**{cell}**" if v == best else cell)
         lines.append(f"| `{sample}` | " + " | ".join(cells) + " |")
-    notes = ["", "Bytes; the smallest of each row in bold.  Every file was run and behaved "
-             "like GNU ld's build."]
+    said = ["Bytes; the smallest of each row in bold.  Every file was run and behaved "
+            "like GNU ld's build."]
+    said += [f"UPX refused `{sample}`: {msg}." for sample, msg in REFUSED.items()]
+    if not shutil.which("upx"):
+        said.append("UPX: not installed here (Debian 12 has no upx-ucl package).")
+    notes = ["", "  ".join(said)]     # one line: README.md is capped
     if not layout_option:
         notes.append("`--layout` does not exist yet: the strict column is plain `tinyelf pack`.")
     return "\n".join(lines + notes) + "\n"
@@ -165,10 +187,10 @@ def chart(table: dict[str, dict[str, int]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     samples = list(table)
-    n = len(COLUMNS)
+    n = len(_columns())
     width = 0.8 / n
     fig, ax = plt.subplots(figsize=(11, 5.5))
-    for i, (key, title) in enumerate(COLUMNS):
+    for i, (key, title) in enumerate(_columns()):
         xs = [s + (i - (n - 1) / 2) * width for s in range(len(samples))]
         ys = [table[s].get(key, 0) for s in samples]
         bars = ax.bar(xs, ys, width, label=title)
@@ -217,7 +239,7 @@ def main(argv=None) -> int:
         chart(table, png)
     if args.update_readme:
         update_readme(md)
-    linkers = {k for k, _t in COLUMNS} - {"compressed", "dropper"}   # what a linker alone makes
+    linkers = {k for k, _t in COLUMNS} - {"compressed", "dropper", "upx"}   # what a linker alone makes
     losers = [s for s, sizes in table.items()
               if sizes["tinyelf"] > min(v for k, v in sizes.items() if k in linkers)]
     if losers:

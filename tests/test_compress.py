@@ -21,7 +21,8 @@ ROOT = SAMPLES.parent
 
 # --- the stubs: stored bytes = assembled sources --------------------------------
 
-@pytest.mark.parametrize("name", ["unlz", "uncm", "exit", "exit_wx"])
+@pytest.mark.parametrize("name", ["payload", "payload_pic", "unlz", "uncm", "exit", "enter_wx",
+                                  "exit_wx"])
 def test_stored_stub_is_its_source_assembled(name):
     from tinyelf.arch.x86_64.stubs import assemble_stub, stored
     assert assemble_stub(name) == stored(name)
@@ -29,8 +30,9 @@ def test_stored_stub_is_its_source_assembled(name):
 
 def test_decoder_sizes():
     from tinyelf.arch.x86_64.stubs import stored
-    assert len(stored("unlz")[0]) <= 100
-    assert len(stored("uncm")[0]) <= 300
+    # a decoder starts with payload.asm (--wx: payload_pic.asm, 2 bytes more)
+    assert len(stored("payload")[0]) + len(stored("unlz")[0]) <= 100
+    assert len(stored("payload")[0]) + len(stored("uncm")[0]) <= 300
 
 
 def test_arch_without_stubs_has_no_decompressor():
@@ -275,3 +277,22 @@ def test_wx_leaves_no_mapping_writable_and_executable(build_dir, codec):
     assert status == 0 and maps
     assert not [m for m in maps if "w" in m.split()[1] and "x" in m.split()[1]], maps
     assert any(m.split()[1] == "r-xp" and int(m.split("-")[0], 16) >= 0x400000 for m in maps)
+
+
+@pytest.mark.parametrize("codec", ["lz", "cm"])
+def test_wx_file_may_load_above_4gib(build_dir, sample_obj, codec):
+    """--wx: the stub maps the program's memory itself and addresses its
+    payload RIP-relative, so its file takes layout overlap80 (base 5 << 32,
+    80 bytes of headers) when that is smaller; it runs as root and nobody,
+    and size/inspect still find the program inside."""
+    argv, stdin = RUNS["wc.c"]
+    want = run_exe(_plain_and(build_dir, sample_obj, "wc.c", "o80-plain"), *argv, stdin=stdin)
+    exe = _plain_and(build_dir, sample_obj, "wc.c", f"o80-{codec}", f"--compress={codec}", "--wx")
+    data = exe.read_bytes()
+    assert int.from_bytes(data[0x18:0x20], "little") == (5 << 32) + 1    # e_entry: overlap80
+    for nobody in (False, True):
+        assert run_exe(exe, *argv, stdin=stdin, as_nobody=nobody) == want
+    proc = run_tinyelf("size", exe)
+    assert proc.returncode == 0 and f"compressed by tinyelf (codec {codec}, --wx)" in proc.stdout
+    proc = run_tinyelf("inspect", "--unpacked", exe)
+    assert proc.returncode == 0 and "(unpacked)" in proc.stdout, proc.stderr

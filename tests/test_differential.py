@@ -67,6 +67,7 @@ class Outcome:
     tinyelf_error: str | None = None  # stderr of a failed tinyelf link
     tinyelf_rc: int | None = None
     sizes: tuple = (0, 0)             # (ld, tinyelf) bytes
+    exe: str = ""                     # tinyelf's output (the objects may lie elsewhere)
     objs: tuple = ()
     archives: tuple = ()
 
@@ -86,7 +87,7 @@ def check(variant, workdir) -> Outcome:
         return res
     res.objs, res.archives = tuple(objs), tuple(archives)
     inputs = list(objs) + list(archives)
-    tout = os.path.join(vdir, "prog.tinyelf")
+    tout = res.exe = os.path.join(vdir, "prog.tinyelf")
     if variant.reject:
         proc = _tinyelf_cli(inputs, tout)
         res.tinyelf_rc, res.tinyelf_error = proc.returncode, proc.stderr
@@ -161,25 +162,37 @@ def test_must_reject(outcomes, name):
 
 
 # --- compressed (issue 12, tinyelf.compress) ---------------------------------------
-#: every variant is linked with --compress=lz (a link costs ~0.1 s more); cm (seconds
-#: of Python per link) and auto (which tries lz, cm and none) only on this subset
+#: every variant is linked with lz, cm and auto, with and without --wx.  There cm
+#: uses the compressor's quick search (cm.QUICK_SEARCH: fewer candidate models,
+#: seconds less per link): the decoder runs the same code whatever models a
+#: payload names.  This subset also links cm with the real search and runs
+#: what auto makes.
 COMPRESS_SUBSET = ["switch.O2", "fptr.O2-pie", "bigbss.Os-pic", "strings.Os-pic",
                    "statics.O2", "recursion.O0", "args.Os", "wc_c.Os", "hello_rs.z",
                    "echo_rs.z-pic", "prodfactors_rs.z", "rot13_rs.3"]
 
 
-def _compressed_runs(r, codec, wx):
-    import tinyelf
+def _compressed_link(r, codec, wx):
     from tinyelf.linker.driver import run
     from tinyelf.linker.model import LinkOptions
-    lk = run(list(r.objs) + list(r.archives), LinkOptions(compress=codec, wx=wx))
-    out = os.path.join(os.path.dirname(r.objs[0]), f"prog.{codec}{'.wx' if wx else ''}")
+    return run(list(r.objs) + list(r.archives), LinkOptions(compress=codec, wx=wx)).output
+
+
+def _runs_like_ld(r, data, name):
+    """Write ``data`` beside the variant's objects; it must print and exit
+    as GNU ld's output, as root and as nobody."""
+    out = os.path.join(os.path.dirname(r.objs[0]), f"prog.{name}")
     with open(out, "wb") as f:
-        f.write(lk.output)
+        f.write(data)
     os.chmod(out, 0o755)
-    assert run_variant(out, r.variant) == r.ld, (codec, wx)
-    assert run_variant(out, r.variant, as_nobody=True) == r.ld, (codec, wx)
-    return len(lk.output)
+    assert run_variant(out, r.variant) == r.ld, name
+    assert run_variant(out, r.variant, as_nobody=True) == r.ld, name
+
+
+def _compressed_runs(r, codec, wx):
+    data = _compressed_link(r, codec, wx)
+    _runs_like_ld(r, data, f"{codec}{'.wx' if wx else ''}")
+    return len(data)
 
 
 def _has_stub(variant, codec="lz") -> bool:
@@ -194,17 +207,38 @@ def _runnable(outcomes, name):
     return r
 
 
+@pytest.fixture
+def quick_cm(monkeypatch):
+    from tinyelf.compress import cm
+    monkeypatch.setattr(cm, "SEARCH", cm.QUICK_SEARCH)
+
+
 @pytest.mark.parametrize("name", [v.name for v in corpus.VARIANTS
-                                  if not v.reject and _has_stub(v)])
-def test_compressed_lz_behaves_the_same(outcomes, name):
+                                  if not v.reject and _has_stub(v) and _has_stub(v, "cm")])
+def test_compressed_behaves_the_same(outcomes, name, quick_cm):
+    """One auto link per --wx setting makes the lz file, the cm file and the
+    plain one (what --compress=lz / cm / none make: the same passes); the lz
+    and cm files run like GNU ld's, and auto's output is the smallest of the
+    three, never larger than the plain link."""
+    from tinyelf.linker.driver import run
+    from tinyelf.linker.model import LinkOptions
     r = _runnable(outcomes, name)
     for wx in (False, True):
-        _compressed_runs(r, "lz", wx)
+        lk = run(list(r.objs) + list(r.archives), LinkOptions(compress="auto", wx=wx))
+        made = lk.compression["_outputs"]
+        assert set(made) == {"lz", "cm", "none"}, lk.compression["notes"]
+        for codec in ("lz", "cm"):
+            _runs_like_ld(r, made[codec], f"{codec}{'.wx' if wx else ''}")
+        assert lk.output == min(made.values(), key=len)
+        if not wx:      # the plain link that ran like GNU ld's in check()
+            with open(r.exe, "rb") as f:
+                assert made["none"] == f.read()
 
 
 @pytest.mark.parametrize("name", [n for n in COMPRESS_SUBSET
                                   if any(v.name == n for v in corpus.VARIANTS)])
 def test_compressed_cm_and_auto_behave_the_same(outcomes, name):
+    """The real search (what users get), and auto's output run."""
     r = _runnable(outcomes, name)
     sizes = {}
     for codec in ("cm", "auto"):

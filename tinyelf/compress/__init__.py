@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import lru_cache
 
-from ..errors import LinkError, UsageError
+from ..errors import LayoutError, LinkError, UsageError
 
 CODECS = ("lz", "cm")
 CHOICES = ("none", "auto") + CODECS
@@ -95,7 +95,9 @@ def link_compressed(inputs, options, run_passes):
         results.append(plain)
     best = min(results, key=lambda l: len(l.output))
     info = {"requested": choice, "codec": best.compression["codec"] if best.compression else "none",
-            "sizes": sizes, "notes": notes}
+            "sizes": sizes, "notes": notes,
+            # every candidate file, by codec (the tests run them all from one link)
+            "_outputs": {(l.compression or {}).get("codec", "none"): l.output for l in results}}
     if best.compression:
         best.compression.update(info)
     else:
@@ -109,6 +111,17 @@ def _compressed(codec: str, data: bytes) -> bytes:
     """The codec's output (kept: ``auto``, ``build``'s two compilations and the
     tests compress the same program more than once in one process)."""
     return codec_module(codec).compress(data)
+
+
+def _overlap80_too(outer, obj, outer_opts, run_passes):
+    """--wx: the stub maps the program's memory itself and is position-
+    independent, so its file may also load above 4 GiB at the base layout
+    overlap80 forces (80 bytes of headers); the smaller file wins."""
+    try:
+        high = run_passes([obj], replace(outer_opts, base=None, layout="overlap80"))
+    except (LayoutError, LinkError, UsageError):
+        return outer
+    return high if len(high.output) < len(outer.output) else outer
 
 
 def pack(inner, image: dict, codec: str, options, run_passes):
@@ -159,9 +172,13 @@ def pack(inner, image: dict, codec: str, options, run_passes):
                              split_code=options.split_code,
                              trim_zeros=options.trim_zeros and not options.wx)
     outer = run_passes([obj], outer_opts)
+    if options.wx and options.layout == "auto":
+        outer = _overlap80_too(outer, obj, outer_opts, run_passes)
     lay = outer.layout
     file_end = max(s.vaddr + s.filesz for s in lay.segments)
-    if -(-file_end // page) * page > image["start"] // page * page:
+    # the file's pages must not meet the program's (it lies below them, or
+    # above 4 GiB with layout overlap80 under --wx)
+    if lay.base < mem_end and -(-file_end // page) * page > image["start"] // page * page:
         raise LinkError(f"--compress={codec}: the program at {image['start']:#x} collides "
                         f"with the decompressor's file at {OUTER_BASE:#x}-{file_end:#x} "
                         "(link it higher with --base)")

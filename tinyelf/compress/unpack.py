@@ -81,23 +81,37 @@ def recognise(data: bytes):
     for k in range(e_phnum):
         p = PHDR64.unpack_from(data, e_phoff + k * PHDR64.size)
         if p[0] == PT_LOAD:
-            # as the kernel maps it: from the page that holds p_vaddr (overlap103's
-            # p_offset 0x100 lies past a small file's end; its page starts at 0)
+            # whole pages, as the kernel maps them: from the page that holds p_vaddr
+            # (overlap103's p_offset 0x100 lies past a small file's end; overlap80's
+            # entry, file byte 1, lies before p_offset 0x18, and its p_filesz may be 1)
             pg = p[3] % arch.page_size
             off = p[2] - pg
             if off < 0:
                 continue
-            loads.append((off, p[3] - pg, min(p[5] + pg, max(0, len(data) - off)), p[6] + pg))
+            mapped = -(-(pg + p[5]) // arch.page_size) * arch.page_size
+            loads.append((off, p[3] - pg, min(mapped, max(0, len(data) - off)),
+                          max(p[6] + pg, mapped)))
     mem = _Memory(data, loads)
     for codec in CODECS:
         for wx in (False, True):
             stub = arch.decompressor(codec, wx)
             if stub is None:
                 continue
-            values = _match(stub[0], stub[1], mem, e_entry, arch)
-            if values is not None:
-                return {"codec": codec, "wx": wx, "fields": values, "_mem": mem}
+            for start in _starts(arch, mem, e_entry):
+                values = _match(stub[0], stub[1], mem, start, arch)
+                if values is not None:
+                    return {"codec": codec, "wx": wx, "fields": values, "_mem": mem}
     return None
+
+
+def _starts(arch, mem: _Memory, entry: int):
+    """Where the stub may start: at the entry, or after the header bytes a
+    layout executes there as prefixes of its first instruction (overlap80:
+    the magic's "ELF", REX prefixes)."""
+    yield entry
+    for spec in arch.header_layouts():
+        if spec.entry_prefix and mem.read(entry, len(spec.entry_prefix)) == spec.entry_prefix:
+            yield entry + len(spec.entry_prefix)
 
 
 def unpack(data: bytes) -> dict | None:

@@ -185,14 +185,17 @@ class X86_64(Arch):
         return None
 
     def decompressor(self, codec: str, wx: bool):
-        """unlz.asm / uncm.asm followed by exit.asm; with --wx enter_wx.asm,
-        the decoder, exit_wx.asm (stored bytes, stubs/built.py)."""
+        """payload.asm, unlz.asm / uncm.asm, exit.asm; with --wx enter_wx.asm,
+        payload_pic.asm, the decoder, exit_wx.asm (stored bytes,
+        stubs/built.py).  --wx's stub is position-independent (it maps the
+        program's memory itself): its file may use layout overlap80, above
+        4 GiB."""
         from .stubs import stored
         from .stubs.built import STUBS
         name = {"lz": "unlz", "cm": "uncm"}.get(codec)
         if name not in STUBS:
             return None
-        parts = (["enter_wx", name, "exit_wx"] if wx else [name, "exit"])
+        parts = (["enter_wx", "payload_pic", name, "exit_wx"] if wx else ["payload", name, "exit"])
         code, relocs = b"", []
         for part in parts:
             more, more_relocs = stored(part)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-NAMES = ("unlz", "uncm", "exit", "enter_wx", "exit_wx")
+NAMES = ("payload", "payload_pic", "unlz", "uncm", "exit", "enter_wx", "exit_wx")
 HERE = os.path.dirname(__file__)
 
 

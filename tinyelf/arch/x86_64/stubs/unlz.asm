@@ -11,10 +11,8 @@
 ;   ecx  numbers; rbx = getbit
 section .text
 global _start
-extern __payload
 extern __dest
-_start:
-    mov esi, __payload
+_start:                         ; rsi = the payload (payload.asm or payload_pic.asm)
     mov edi, __dest
     mov al, 0x80
 literals:
@@ -35,8 +33,9 @@ new_offset:
     call gamma                  ; offset's high byte + 1
     dec ecx
     mov ch, cl
-    mov cl, byte [rsi]          ; low byte
-    inc esi
+    xchg eax, ecx               ; low byte: lodsb keeps the bit buffer (al)
+    lodsb                       ; and the high byte (ah), rsi 64-bit (the
+    xchg eax, ecx               ; file may lie above 4 GiB, overlap80)
     jrcxz done                  ; offset 0: the end (ecx's upper half is 0)
     mov ebp, ecx
     call gamma
