@@ -77,8 +77,6 @@ PHENT = 56
 #: the lowest address an ordinary user can map on every stock kernel
 #: (vm.mmap_min_addr is 4096 or 65536)
 MIN_USER_BASE = 0x10000
-#: end of the user address space with 4-level paging
-USER_TOP = 1 << 47
 
 
 def standard_ident(es=None) -> bytes:
