@@ -652,10 +652,7 @@ def _two_segments(d: _Draft, t: _Tail, flags0: int) -> tuple | None:
                         align=spec.segment_align(page)),
                 Segment(offset=t.off2, vaddr=t.off2 + delta2, filesz=fs2, memsz=t.mem - t.off2,
                         flags=layoutsmod.PF_R | PF_W, align=page)]
-    mem_end = t.mem + delta2
-    if mem_end >= (spec.user_top or d.ctx.arch.user_top) - page:
-        return None
-    return segments, delta2, mem_end
+    return segments, delta2, t.mem + delta2
 
 
 def _addresses(d: _Draft, t: _Tail, delta2: int) -> tuple:
