@@ -184,9 +184,15 @@ def _entry_in_code(data: bytes) -> bool:
     return False
 
 
-_LAYOUT_BY_PHOFF = {64: "strict", 0x38: "overlap112", 0x30: "overlap104", 0x2f: "overlap103",
-                    0x18: "overlap80", 0x1a: "high82",
-                    0x0c: "dyn68"}
+def _layout_names(buf, es) -> dict:
+    """e_phoff -> the name of the layout that puts the program headers there,
+    from the registry of the file's machine (the generic layouts of its class
+    for a machine tinyelf does not know)."""
+    from .. import arch as archmod
+    from ..linker.layouts import for_arch, generic_for
+    a = archmod.for_machine(int.from_bytes(buf[18:20], "little"))
+    specs = for_arch(a) if a is not None else generic_for(1 if es.bits == 32 else 2)
+    return {l.phoff: l.name for l in specs}
 
 
 def _structs_of(buf):
@@ -226,8 +232,7 @@ def file_report(data: bytes) -> dict:
     ehsize = es.ehdr.size
     header_end = max(ehsize, e_phoff + phent * e_phnum)
     bss = sum(max(0, s["memsz"] - s["filesz"]) for s in loads)
-    names = _LAYOUT_BY_PHOFF if es.bits == 64 else {52: "strict", 44: "overlap76",
-                                                    32: "overlap64", 4: "teensy"}
+    names = _layout_names(buf, es)
     return {
         "file": len(data),
         "layout": names.get(e_phoff, f"phdr at {e_phoff:#x}"),
