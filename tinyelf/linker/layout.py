@@ -34,7 +34,7 @@ from ..arch import F_ABS, F_GOTOFF, F_GOTPCREL, F_PC
 from ..elf.defs import PF_W, SHF_EXECINSTR, SHF_WRITE
 from ..errors import LayoutError, RelocationError
 from .model import Hole, Layout, Link, Segment, symbol_address
-from .resolve import LINKER_DEFINED
+from .resolve import linker_defined
 
 
 #: largest code section the layout considers splitting across holes
@@ -203,8 +203,7 @@ def _in_image(link: Link, sym) -> bool:
     False for absolute constants and undefined weak symbols (0)."""
     if sym.section is not None:
         return True
-    return sym.obj is link.synthetic and (sym.name in LINKER_DEFINED or
-                                          sym.name in link.arch.linker_defined)
+    return sym.obj is link.synthetic and sym.name in linker_defined(link.arch)
 
 
 def _pic_problems(link: Link) -> list:

@@ -27,6 +27,13 @@ from .read import check_member
 LINKER_DEFINED = ("__executable_start", "_etext", "etext", "__etext", "_edata", "edata",
                   "__bss_start", "_end", "end", "_GLOBAL_OFFSET_TABLE_")
 
+
+def linker_defined(arch) -> tuple:
+    """The names the link defines when a program refers to them: GNU ld's
+    (:data:`LINKER_DEFINED`) and the machine's own (``Arch.linker_defined``)."""
+    return LINKER_DEFINED + arch.linker_defined
+
+
 _STRONG, _COMMON, _WEAK, _UNDEF = 3, 2, 1, 0
 
 
@@ -135,7 +142,7 @@ def resolve(link: Link) -> Link:
     synth = ObjectFile(name="<tinyelf>", sections=[None], symbols=[])
     link.synthetic = synth
     _allocate_common(link, synth)
-    for name in LINKER_DEFINED + link.arch.linker_defined:
+    for name in linker_defined(link.arch):
         sym = globals_.get(name)
         if sym is not None and sym.is_undefined:
             globals_[name] = Symbol(name=name, bind=STB_GLOBAL, type=0, visibility=0,
