@@ -224,7 +224,8 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
     owners = [[] for _ in range(max(size, ehs.size))]
     hdr_rows, ph_rows = _header_rows(data, eh, ehf, phdrs, phf, maps, owners)
     syms, class_ranges, sources, secs = _symbols(data, name, bits, eh, symbols_from)
-    content, basis = _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners,
+    memory = data + _zero_tail(loads, size)      # what the code may run into
+    content, basis = _content(data, memory, eh, ehf, phdrs, phs, phnames, loads, maps, owners,
                               class_ranges)
     unloaded = _unloaded(secs, eh, size)
     origins = _origins(owners, content, unloaded, size)
@@ -239,7 +240,7 @@ def analyze(data: bytes, name: str = "", symbols_from=None, disassemble: bool = 
                           "size": s["size"]} for s in secs if s["name"]])
     rep["origins"] = origins
     rep["_bytes"] = data
-    rep["disassembly"] = (_disassemble(data + _zero_tail(loads, size), machine, content,
+    rep["disassembly"] = (_disassemble(memory, machine, content,
                                        maps.off_to_addr, syms, eh["e_entry"])
                           if disassemble else [])
     return rep
@@ -368,13 +369,15 @@ def _symbols(data, name, bits, eh, symbols_from):
     return _Syms(sym_items), class_ranges or own_classes, sources, secs
 
 
-def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_ranges):
+def _content(data, memory, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_ranges):
     """The origin (code, rodata, data) of the program's own bytes, and on
     what basis: the sections' ranges, or, with none, the code traced from
-    the entry point and what it points at."""
+    the entry point and what it points at.  ``memory``: ``data`` and the
+    zeros the kernel maps after it (an instruction may end there)."""
     size, entry, machine = len(data), eh["e_entry"], eh["e_machine"]
     ignored = kernel_ignores(machine)
     content = [None] * size
+    traced, refs = _trace_code(memory, entry, machine, maps.addr_to_off, maps.off_to_addr)
     if class_ranges:
         for addr, sz, cls, _n in class_ranges:
             origin = _CLASS_ORIGIN.get(cls, "data")
@@ -387,8 +390,6 @@ def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_rang
                         content[o] = origin
         # glue the layout added between pieces of split code (short jumps)
         # belongs to no section: what the entry point reaches is code too
-        traced, _refs = _trace_code(data + _zero_tail(loads, size), entry, machine,
-                                    maps.addr_to_off, maps.off_to_addr)
         for o in traced:
             if o < size and content[o] is None:
                 content[o] = "code"
@@ -396,8 +397,6 @@ def _content(data, eh, ehf, phdrs, phs, phnames, loads, maps, owners, class_rang
     # no sections anywhere: follow the code from the entry point (jumps,
     # calls, branches; a syscall known to be exit ends a path), then call
     # the rest of each loaded segment data
-    traced, refs = _trace_code(data + _zero_tail(loads, size), entry, machine,
-                               maps.addr_to_off, maps.off_to_addr)
     for o in traced:
         if o < size:
             content[o] = "code"
@@ -683,7 +682,6 @@ def _operand_target(hints, syms, ins, known):
     """The address an instruction's operand names (branch target, PC-relative
     operand, an immediate that is a symbol's address), or ``known`` (a jump
     through a register whose value the trace knew)."""
-    import re
     if hints is not None and hints.branch_target(ins) is not None:
         return hints.branch_target(ins)
     if hints is not None and hints.pc_relative(ins) is not None:
